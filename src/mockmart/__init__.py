@@ -1,0 +1,1 @@
+"""MockMart: the reference system of svcauth (shop-api, notification-service, jobs)."""

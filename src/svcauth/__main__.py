@@ -1,0 +1,5 @@
+import sys
+
+from svcauth._cli import main
+
+sys.exit(main())

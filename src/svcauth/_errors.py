@@ -1,0 +1,176 @@
+"""One error tree for all of svcauth, each error with a stable ``code``.
+
+::
+
+    SvcAuthError                     code
+    ├── ConfigurationError           config_invalid, config_missing
+    ├── DiscoveryError               discovery_failed
+    ├── TokenError                   (caller side: no token could be obtained)
+    │   ├── TokenEndpointError       the RFC 6749 §5.2 ``error`` (invalid_client, ...) or
+    │   │                            http_<status> when the body carried none
+    │   └── TokenTransportError      token_endpoint_unreachable
+    ├── KeySetUnavailableError       jwks_unavailable (no usable key could be had)
+    └── AuthError                    (receiver side: a request is refused)
+        ├── MissingTokenError        token_missing           -> 401, no error attribute
+        ├── InvalidRequestError      invalid_request         -> 400
+        ├── InvalidTokenError        token_malformed, token_expired, signature_invalid, ...
+        │                                                    -> 401 invalid_token
+        └── ForbiddenError           not_service_account, unauthorized_service,
+                                     insufficient_scope      -> 403
+
+Messages say what was expected and what was found. They never contain a token, a secret,
+a client assertion or a claim value other than the caller's client id.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigurationError",
+    "DiscoveryError",
+    "ForbiddenError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "KeySetUnavailableError",
+    "MissingTokenError",
+    "SvcAuthError",
+    "TokenEndpointError",
+    "TokenError",
+    "TokenTransportError",
+]
+
+# RFC 6749 §5.2 errors that no retry can fix: the request itself is wrong.
+PERMANENT_TOKEN_ERRORS = frozenset(
+    {"invalid_client", "unauthorized_client", "invalid_scope", "invalid_grant",
+     "unsupported_grant_type", "invalid_request", "invalid_target"}
+)
+
+BODY_CAP = 1024
+
+
+class SvcAuthError(Exception):
+    """Base of every error svcauth raises."""
+
+    code: str = "svcauth_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        """The human-readable message (never holds a secret or a token)."""
+        return str(self.args[0]) if self.args else ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class ConfigurationError(SvcAuthError):
+    """Configuration is missing or contradictory; raised at construction, never per request."""
+
+    code = "config_invalid"
+
+
+class DiscoveryError(SvcAuthError):
+    """OpenID Connect discovery failed or returned a document that does not fit."""
+
+    code = "discovery_failed"
+
+
+class TokenError(SvcAuthError):
+    """Caller side: an access token could not be obtained."""
+
+    code = "token_error"
+
+
+class TokenEndpointError(TokenError):
+    """The token endpoint answered with an error (RFC 6749 §5.2).
+
+    ``code`` is the endpoint's ``error`` value, or ``http_<status>`` when it sent none.
+    ``body`` is the response body cut to 1 KiB, for diagnosis.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        error: str | None,
+        error_description: str | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.error_description = error_description
+        self.body = body[:BODY_CAP]
+        self.retry_after = retry_after
+        detail = f": {error_description}" if error_description else ""
+        super().__init__(
+            f"token endpoint answered HTTP {status} {error or '(no error field)'}{detail}",
+            code=error or f"http_{status}",
+        )
+
+    @property
+    def permanent(self) -> bool:
+        """True when retrying cannot help (a 4xx with an RFC 6749 error other than 429)."""
+        if self.status == 429 or self.status >= 500:
+            return False
+        return self.error in PERMANENT_TOKEN_ERRORS or 400 <= self.status < 500
+
+
+class TokenTransportError(TokenError):
+    """The token endpoint could not be reached (connection refused, timeout, deadline)."""
+
+    code = "token_endpoint_unreachable"
+
+
+class KeySetUnavailableError(SvcAuthError):
+    """No usable signing key could be had: the JWKS endpoint fails and nothing usable is cached."""
+
+    code = "jwks_unavailable"
+
+
+class AuthError(SvcAuthError):
+    """Receiver side: the request is refused. ``status`` is the HTTP status to answer."""
+
+    code = "auth_error"
+    status: int = 401
+
+
+class MissingTokenError(AuthError):
+    """No bearer token came with the request (401, ``WWW-Authenticate: Bearer realm=...``)."""
+
+    code = "token_missing"
+    status = 401
+
+
+class InvalidRequestError(AuthError):
+    """The request carried credentials in a form RFC 6750 forbids (400 ``invalid_request``)."""
+
+    code = "invalid_request"
+    status = 400
+
+
+class InvalidTokenError(AuthError):
+    """The token is malformed, badly signed, expired or not meant for this receiver (401)."""
+
+    code = "invalid_token"
+    status = 401
+
+
+class ForbiddenError(AuthError):
+    """The token is valid but its holder may not do this (403).
+
+    ``required`` names the missing roles or scopes for ``insufficient_scope``.
+    """
+
+    code = "forbidden"
+    status = 403
+
+    def __init__(
+        self, message: str, *, code: str | None = None, required: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, code=code)
+        self.required = required
