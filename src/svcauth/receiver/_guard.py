@@ -1,0 +1,138 @@
+"""``Guard``: one request's way in. Authorization header → bearer token → verified claims →
+policy → identity. Integrations call only a ``Guard`` and :func:`refusal_for`.
+
+Order matters: the header is parsed first (no token, no work), the signature and claims are
+verified next, and the policy (who may call) is decided only on verified claims.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from .._errors import InvalidTokenError, SvcAuthError
+from ._bearer import parse_authorization
+
+__all__ = ["AuthDecision", "Guard"]
+
+log = logging.getLogger("svcauth.receiver")
+
+IdentityT = TypeVar("IdentityT", covariant=True)
+_I = TypeVar("_I")
+
+
+class _Verifier(Protocol):
+    def verify(self, token: str) -> Any: ...
+
+    def averify(self, token: str) -> Awaitable[Any]: ...
+
+
+class _Policy(Protocol[IdentityT]):
+    def authorize(self, claims: Any) -> IdentityT: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthDecision:
+    """What a ``Guard`` decided for one request, handed to its ``audit`` callback.
+
+    It never holds the token or a claim value other than the caller's client id.
+    """
+
+    allowed: bool
+    """True when the request got in."""
+    code: str | None
+    """The refusal's stable code (``token_expired``, ...), ``None`` when allowed."""
+    status: int
+    """The HTTP status the refusal maps to (200 when allowed)."""
+    client_id: str | None
+    """The caller's client id when known (allowed requests and policy refusals)."""
+
+
+def _client_id(identity: object) -> str | None:
+    value = getattr(identity, "client_id", None)
+    return value if isinstance(value, str) else None
+
+
+class Guard(Generic[_I]):
+    """Verifier + policy + bearer header parsing, for framework integrations.
+
+    >>> guard = Guard(verifier, ServicePolicy(allowed_clients=("shop-api",)))  # doctest: +SKIP
+    >>> identity = guard.authenticate(request.headers.getlist("authorization"))  # doctest: +SKIP
+
+    ``realm`` is the ``WWW-Authenticate`` realm integrations announce. ``audit``, when given,
+    is called with an :class:`AuthDecision` for every request (its own failures are logged
+    and ignored, never turned into a refusal or a 500).
+    """
+
+    def __init__(
+        self,
+        verifier: _Verifier,
+        policy: _Policy[_I],
+        *,
+        realm: str = "svcauth",
+        audit: Callable[[AuthDecision], None] | None = None,
+    ) -> None:
+        self.verifier = verifier
+        self.policy = policy
+        self.realm = realm
+        self.audit = audit
+
+    def authenticate(
+        self, authorization: str | Sequence[str] | None, *, query_token: bool = False
+    ) -> _I:
+        """The caller's identity, or an :class:`~svcauth.AuthError` /
+        :class:`~svcauth.KeySetUnavailableError` saying why not.
+
+        ``authorization`` is every ``Authorization`` header value of the request;
+        ``query_token`` whether an ``access_token`` query parameter came too.
+        Blocking (a JWKS fetch may happen): async code calls :meth:`aauthenticate`.
+        """
+        try:
+            token = parse_authorization(authorization, query_token=query_token)
+            identity = self.policy.authorize(self.verifier.verify(token))
+        except SvcAuthError as exc:
+            self._record_refusal(exc)
+            raise
+        except Exception as exc:
+            raise self._unexpected(exc) from None
+        self._record(AuthDecision(True, None, 200, _client_id(identity)))
+        return identity
+
+    async def aauthenticate(
+        self, authorization: str | Sequence[str] | None, *, query_token: bool = False
+    ) -> _I:
+        """Async twin of :meth:`authenticate`; never blocks the event loop."""
+        try:
+            token = parse_authorization(authorization, query_token=query_token)
+            identity = self.policy.authorize(await self.verifier.averify(token))
+        except SvcAuthError as exc:
+            self._record_refusal(exc)
+            raise
+        except Exception as exc:
+            raise self._unexpected(exc) from None
+        self._record(AuthDecision(True, None, 200, _client_id(identity)))
+        return identity
+
+    def _unexpected(self, exc: Exception) -> InvalidTokenError:
+        # Fail closed without a traceback: an input the verifier did not foresee is an
+        # invalid token, not a 500. Only the exception type is logged (its message might
+        # quote the input).
+        log.error("svcauth: unexpected %s while verifying a token; refused as invalid_token",
+                  type(exc).__name__)
+        error = InvalidTokenError("the token could not be processed", code="token_unprocessable")
+        self._record_refusal(error)
+        return error
+
+    def _record_refusal(self, exc: SvcAuthError) -> None:
+        status = int(getattr(exc, "status", 503))
+        self._record(AuthDecision(False, exc.code, status, _client_id(exc)))
+
+    def _record(self, decision: AuthDecision) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit(decision)
+        except Exception as exc:
+            log.warning("svcauth: audit callback failed with %s", type(exc).__name__)

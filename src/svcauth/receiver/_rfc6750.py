@@ -1,0 +1,193 @@
+"""From a refusal (an :class:`~svcauth.AuthError` or an unavailable key set) to the HTTP
+answer: status, headers and JSON body (pure; every integration calls only this).
+
+Answers, by error (and code); ``WWW-Authenticate`` is always a ``Bearer`` challenge:
+
+* ``MissingTokenError`` → 401 ``{"error": "No token provided"}``, challenge ``realm`` only.
+* ``InvalidRequestError`` → 400 ``{"error": "Invalid request"}``, ``error="invalid_request"``.
+* ``InvalidTokenError`` → 401 ``{"error": "Token expired"}`` (``token_expired``) or
+  ``{"error": "Invalid token"}`` (every other code), ``error="invalid_token"``.
+* ``ForbiddenError`` → 403: ``not_service_account`` ``{"error": "This endpoint only accepts
+  service account tokens"}``, ``unauthorized_service`` ``{"error": "Unauthorized service"}``
+  (no challenge), ``insufficient_scope`` ``{"error": "Insufficient scope"}`` with
+  ``error="insufficient_scope", scope="<required>"``; other codes ``{"error": "Forbidden"}``.
+* ``KeySetUnavailableError`` and any other ``SvcAuthError`` → 503 ``{"error":
+  "Authentication temporarily unavailable"}`` with ``Retry-After``, no challenge.
+
+Every refusal carries ``Content-Type: application/json`` and ``Cache-Control: no-store``.
+
+Decisions:
+
+* The body is exactly the seed's ``{"error": "<message>"}`` by default, so that clients
+  comparing bodies keep working; ``include_code=True`` adds the stable ``code``
+  (``{"error": "Token expired", "code": "token_expired"}``) for callers that want it.
+* ``error_description`` is a fixed sentence chosen by code, never the exception message,
+  so nothing of the token or its claims can reach the caller or a proxy's log.
+* 403s other than ``insufficient_scope`` carry no ``WWW-Authenticate``: no other token
+  would help, and RFC 6750 defines no error code for "wrong caller".
+* A key set that cannot be had is the receiver's fault, not the caller's: 503 with
+  ``Retry-After`` (default 30 s, the JWKS refetch cooldown), so callers retry instead of
+  discarding a good token.
+* Header values are RFC 7230 quoted-strings: characters outside printable ASCII are
+  dropped, ``"`` and ``\\`` escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .._errors import (
+    AuthError,
+    ForbiddenError,
+    InvalidRequestError,
+    MissingTokenError,
+    SvcAuthError,
+)
+
+__all__ = ["Refusal", "quote_header_value", "refusal_for"]
+
+NO_TOKEN = "No token provided"
+TOKEN_EXPIRED = "Token expired"
+INVALID_TOKEN = "Invalid token"
+INVALID_REQUEST = "Invalid request"
+NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
+UNAUTHORIZED_SERVICE = "Unauthorized service"
+INSUFFICIENT_SCOPE = "Insufficient scope"
+FORBIDDEN = "Forbidden"
+UNAVAILABLE = "Authentication temporarily unavailable"
+
+_FORBIDDEN_MESSAGES: Mapping[str, str] = {
+    "not_service_account": NOT_SERVICE_ACCOUNT,
+    "not_user_token": FORBIDDEN,
+    "unauthorized_service": UNAUTHORIZED_SERVICE,
+    "insufficient_scope": INSUFFICIENT_SCOPE,
+}
+
+# Fixed, safe error_description text per code; anything unlisted gets the generic line.
+_DESCRIPTIONS: Mapping[str, str] = {
+    "token_expired": "The access token expired",
+    "token_not_yet_valid": "The access token is not valid yet",
+    "iat_in_future": "The access token was issued in the future",
+    "signature_invalid": "The access token signature is invalid",
+    "key_not_found": "The access token was signed by an unknown key",
+    "alg_not_allowed": "The access token algorithm is not accepted",
+    "issuer_mismatch": "The access token was issued by another issuer",
+    "audience_mismatch": "The access token is meant for another audience",
+    "token_type_invalid": "The token is not an access token",
+    "token_too_large": "The access token is too large",
+    "token_malformed": "The access token is malformed",
+    "authorization_repeated": "Several Authorization headers were sent",
+    "authorization_malformed": "The Authorization header is malformed",
+    "credentials_multiple": "Several credentials were sent",
+    "insufficient_scope": "The access token lacks a required role or scope",
+}
+_GENERIC_DESCRIPTION = "The access token is invalid"
+
+DEFAULT_RETRY_AFTER = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An HTTP refusal ready to send."""
+
+    status: int
+    """The HTTP status: 400, 401, 403 or 503."""
+    headers: tuple[tuple[str, str], ...]
+    """Response headers (name, value), ``Content-Type`` included."""
+    body: Mapping[str, str]
+    """The JSON body, ``{"error": message}`` (plus ``code`` when asked for)."""
+    code: str
+    """The error's stable code (``token_expired``, ``unauthorized_service``, ...)."""
+
+    @property
+    def body_bytes(self) -> bytes:
+        """The body serialised as compact UTF-8 JSON."""
+        return json.dumps(dict(self.body), separators=(",", ":")).encode("utf-8")
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``None``."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+def quote_header_value(value: str) -> str:
+    """``value`` as an RFC 7230 quoted-string, including the quotes.
+
+    Control characters, DEL and non-ASCII are dropped; ``"`` and ``\\`` are escaped.
+
+    >>> quote_header_value('a"b')
+    '"a\\\\"b"'
+    """
+    kept = "".join(c for c in value if " " <= c <= "~")
+    return '"' + kept.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _scope_tokens(required: tuple[str, ...]) -> str:
+    # RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space separated.
+    tokens = ("".join(c for c in item if "!" <= c <= "~" and c not in '"\\') for item in required)
+    return " ".join(t for t in tokens if t)
+
+
+def _challenge(realm: str, params: tuple[tuple[str, str], ...] = ()) -> str:
+    parts = [f"realm={quote_header_value(realm)}"]
+    parts.extend(f"{name}={quote_header_value(value)}" for name, value in params)
+    return "Bearer " + ", ".join(parts)
+
+
+def refusal_for(
+    error: SvcAuthError,
+    *,
+    realm: str = "svcauth",
+    include_code: bool = False,
+    retry_after: int = DEFAULT_RETRY_AFTER,
+) -> Refusal:
+    """The HTTP answer to ``error`` (see the module docstring for the table).
+
+    >>> from svcauth import MissingTokenError
+    >>> refusal_for(MissingTokenError("none")).status
+    401
+    """
+    code = error.code
+    description = _DESCRIPTIONS.get(code, _GENERIC_DESCRIPTION)
+    challenge: str | None
+    extra: tuple[tuple[str, str], ...] = ()
+    if isinstance(error, MissingTokenError):
+        status, message = 401, NO_TOKEN
+        challenge = _challenge(realm)
+    elif isinstance(error, InvalidRequestError):
+        status, message = 400, INVALID_REQUEST
+        challenge = _challenge(
+            realm, (("error", "invalid_request"), ("error_description", description))
+        )
+    elif isinstance(error, ForbiddenError):
+        status = 403
+        message = _FORBIDDEN_MESSAGES.get(code, FORBIDDEN)
+        challenge = None
+        if code == "insufficient_scope":
+            params = [("error", "insufficient_scope"), ("error_description", description)]
+            scope = _scope_tokens(error.required)
+            if scope:
+                params.append(("scope", scope))
+            challenge = _challenge(realm, tuple(params))
+    elif isinstance(error, AuthError):
+        # InvalidTokenError, and any other AuthError: the token is not accepted.
+        status = 401
+        message = TOKEN_EXPIRED if code == "token_expired" else INVALID_TOKEN
+        challenge = _challenge(
+            realm, (("error", "invalid_token"), ("error_description", description))
+        )
+    else:
+        status, message, challenge = 503, UNAVAILABLE, None
+        extra = (("Retry-After", str(max(0, int(retry_after)))),)
+    headers: list[tuple[str, str]] = [("Content-Type", "application/json")]
+    if challenge is not None:
+        headers.append(("WWW-Authenticate", challenge))
+    headers.extend(extra)
+    headers.append(("Cache-Control", "no-store"))
+    body = {"error": message, "code": code} if include_code else {"error": message}
+    return Refusal(status=status, headers=tuple(headers), body=body, code=code)
