@@ -1,0 +1,155 @@
+"""The token and introspection endpoints' logic: form in, ``(status, json)`` out.
+
+Pure apart from the issuer's key ring and the replay cache; the HTTP shell in
+``_server`` only parses the request and writes the answer. Error answers and their order
+follow Keycloak 26's ``TokenEndpoint`` and grant types (see docs/devidp.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._clientauth import AuthContext, authenticate_client, presented_client_id
+from ._issuer import TokenIssuer
+from ._oauth_error import OAuthError
+from ._realm import Client
+from ._tokens import invalid_scopes, token_scope
+
+SUPPORTED_GRANTS = ("client_credentials", "password")
+KEYCLOAK_GRANTS = (
+    "authorization_code", "implicit", "refresh_token", "password", "client_credentials",
+    "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+)
+"""Grant types Keycloak advertises; the ones not in SUPPORTED_GRANTS answer 400 here."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An endpoint's answer, with what the log and the counters need."""
+
+    status: int
+    """HTTP status."""
+    body: dict[str, Any] = field(repr=False)
+    """JSON body (holds tokens: never log it)."""
+    client_id: str | None = None
+    """The client the request named, if any."""
+    grant: str | None = None
+    """The ``grant_type`` the request named, if any."""
+
+    @property
+    def error(self) -> str | None:
+        """The RFC 6749 ``error`` of a failed request."""
+        value = self.body.get("error")
+        return value if isinstance(value, str) else None
+
+
+def _check_scope(requested: str) -> None:
+    if invalid_scopes(requested):
+        raise OAuthError(400, "invalid_scope", f"Invalid scopes: {requested}")
+
+
+def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
+                        form: Mapping[str, str], client_address: str) -> dict[str, Any]:
+    if client.bearer_only:
+        raise OAuthError(401, "unauthorized_client",
+                         "Bearer-only client not allowed to retrieve service account")
+    if client.public:
+        raise OAuthError(401, "unauthorized_client",
+                         "Public client not allowed to retrieve service account")
+    if not client.service_accounts:
+        raise OAuthError(401, "unauthorized_client",
+                         "Client not enabled to retrieve service account")
+    requested = form.get("scope", "")
+    grant = issuer.service_grant(client, issuer=ctx.issuer, now=ctx.now,
+                                 scope=token_scope(requested), client_address=client_address)
+    if grant is None:
+        raise OAuthError(401, "invalid_request",
+                         "The associated service account for the client does not exist")
+    _check_scope(requested)
+    token, life = issuer.access_token(grant)
+    return {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
+            "token_type": "Bearer", "not-before-policy": 0, "scope": grant.scope}
+
+
+def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
+              form: Mapping[str, str]) -> dict[str, Any]:
+    if not client.direct_access:
+        raise OAuthError(400, "unauthorized_client",
+                         "Client not allowed for direct access grants")
+    requested = form.get("scope", "")
+    _check_scope(requested)
+    username = (form.get("username") or "").lower()
+    user = issuer.realm.users.get(username)
+    password = form.get("password") or ""
+    expected = user.password if user is not None else None
+    # Compare even for an unknown user so that timing does not tell which part was wrong.
+    ok = hmac.compare_digest(password.encode("utf-8"), (expected or "\0").encode("utf-8"))
+    if user is None or expected is None or not ok or user.service_account_client:
+        raise OAuthError(401, "invalid_grant", "Invalid user credentials")
+    if not user.enabled:
+        raise OAuthError(400, "invalid_grant", "Account disabled")
+    grant = issuer.user_grant(client, user, issuer=ctx.issuer, now=ctx.now,
+                              scope=token_scope(requested))
+    token, life = issuer.access_token(grant)
+    refresh, refresh_life = issuer.refresh_token(grant)
+    body: dict[str, Any] = {"access_token": token, "expires_in": life,
+                            "refresh_expires_in": refresh_life, "refresh_token": refresh,
+                            "token_type": "Bearer"}
+    if "openid" in requested.split():
+        body["id_token"] = issuer.id_token(grant, token, life)
+    body.update({"not-before-policy": 0, "session_state": grant.session_id,
+                 "scope": grant.scope})
+    return body
+
+
+def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
+                         authorization: str | None, client_address: str) -> Outcome:
+    """Answer a token request (RFC 6749 §4.4 / §4.3 with Keycloak's errors)."""
+    grant_type = form.get("grant_type")
+    named = presented_client_id(form, authorization)
+    try:
+        if not grant_type:
+            raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
+        if grant_type not in SUPPORTED_GRANTS:
+            raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
+        client = authenticate_client(ctx, form, authorization)
+        if grant_type == "client_credentials":
+            body = _client_credentials(issuer, ctx, client, form, client_address)
+        else:
+            body = _password(issuer, ctx, client, form)
+    except OAuthError as err:
+        return Outcome(err.status, err.body(), named, grant_type)
+    return Outcome(200, body, client.client_id, grant_type)
+
+
+def handle_introspection(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
+                         authorization: str | None) -> Outcome:
+    """Answer an RFC 7662 introspection request (client authentication required).
+
+    ``active`` is false for a token that is malformed, not signed by a published key,
+    expired, from another issuer, not an access token, or whose ``aud`` does not name the
+    introspecting client (Keycloak 26.6.2+).
+    """
+    named = presented_client_id(form, authorization)
+    try:
+        client = authenticate_client(ctx, form, authorization)
+        if client.public:
+            raise OAuthError(403, "invalid_request", "Client not allowed.")
+        token = form.get("token")
+        if not token:
+            raise OAuthError(400, "invalid_request", "Token not provided.")
+    except OAuthError as err:
+        return Outcome(err.status, err.body(), named)
+    claims = issuer.verified_claims(token, issuer=ctx.issuer, now=ctx.now)
+    aud = claims.get("aud") if claims else None
+    auds = aud if isinstance(aud, list) else [aud]
+    if claims is None or claims.get("typ") != "Bearer" or client.client_id not in auds:
+        return Outcome(200, {"active": False}, client.client_id)
+    body = dict(claims)
+    body.update({"client_id": claims.get("azp"), "username": claims.get("preferred_username"),
+                 "token_type": "Bearer", "active": True})
+    return Outcome(200, body, client.client_id)
