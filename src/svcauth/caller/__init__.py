@@ -1,0 +1,62 @@
+"""The caller side: obtain, cache and renew client-credentials access tokens.
+
+::
+
+    from svcauth.caller import from_env
+    tokens = from_env()            # KEYCLOAK_* / OIDC_ISSUER, discovery done at once
+    headers = {"Authorization": f"Bearer {tokens.token()}"}   # or: await tokens.atoken()
+
+Pieces: :class:`ClientConfig` (what to ask), :class:`ClientCredentialsSource` (the raw
+fetch with retries), :class:`CachingTokenSource` (cache, single flight, refresh-ahead),
+:class:`ClientSecretBasic` / :class:`ClientSecretPost` / :class:`PrivateKeyJWT` (client
+authentication). Pure helpers: :func:`build_token_request`, :func:`parse_token_response`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ._cache import CachingTokenSource, TokenCache
+from ._challenge import should_retry_unauthorized
+from ._client_auth import ClientAuth, ClientSecretBasic, ClientSecretPost, PrivateKeyJWT
+from ._config import ClientConfig
+from ._policy import Backoff, RefreshPolicy
+from ._secrets import Secret, SecretFile
+from ._source import ClientCredentialsSource, FetchingSource, TokenSource
+from ._token import Token, redact
+from ._token_endpoint import TokenRequest, build_token_request, parse_token_response
+
+__all__ = [
+    "Backoff",
+    "CachingTokenSource",
+    "ClientAuth",
+    "ClientConfig",
+    "ClientCredentialsSource",
+    "ClientSecretBasic",
+    "ClientSecretPost",
+    "FetchingSource",
+    "PrivateKeyJWT",
+    "RefreshPolicy",
+    "Secret",
+    "SecretFile",
+    "Token",
+    "TokenCache",
+    "TokenRequest",
+    "TokenSource",
+    "build_token_request",
+    "from_env",
+    "parse_token_response",
+    "redact",
+    "should_retry_unauthorized",
+]
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> CachingTokenSource:
+    """A ready :class:`CachingTokenSource` from the environment (see ClientConfig.from_env).
+
+    Discovery happens here, so an unreachable provider fails at start with a
+    :class:`~svcauth.DiscoveryError` naming the URL.
+    """
+    source = ClientCredentialsSource(ClientConfig.from_env(environ, **overrides))
+    source.resolve()
+    return CachingTokenSource(source)

@@ -1,0 +1,345 @@
+"""Caching around any fetching source: one token per cache key, single flight across
+threads and asyncio tasks, refresh-ahead in the background, brief memory of permanent
+failures.
+
+The cached path is an attribute read, a clock call and one float comparison, with no
+lock. Everything else (key computation, single flight, refresh start) is the slow path,
+taken only once the refresh point is passed or nothing is cached.
+
+A fetch in flight is a ``concurrent.futures.Future`` so that threads wait on it with
+``result()`` and tasks with ``asyncio.wrap_future``; it is marked running at once, so a
+cancelled waiter cannot cancel it for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import random
+import threading
+import time
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any
+
+from .._errors import TokenEndpointError, TokenTransportError
+from ._policy import Backoff, RefreshPolicy
+from ._source import FetchingSource
+from ._token import Token
+
+_NEVER = float("-inf")
+
+
+class _Snapshot:
+    """What the hot path reads. Killed (times set to -inf) when invalidated or dropped."""
+
+    __slots__ = ("access_token", "fresh_until", "refresh_at", "token")
+
+    def __init__(self, access_token: str, refresh_at: float, fresh_until: float,
+                 token: Token | None) -> None:
+        self.access_token = access_token
+        self.refresh_at = refresh_at
+        self.fresh_until = fresh_until
+        self.token = token
+
+    def kill(self) -> None:
+        self.refresh_at = self.fresh_until = _NEVER
+
+
+_EMPTY = _Snapshot("", _NEVER, _NEVER, None)
+
+
+class _Entry:
+    """State of one cache key; every field is guarded by ``lock`` (never held across I/O)."""
+
+    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.snap = _EMPTY
+        self.inflight: cf.Future[_Snapshot] | None = None
+        self.inflight_loop: asyncio.AbstractEventLoop | None = None
+        self.failure: BaseException | None = None
+        self.failure_until = _NEVER
+
+
+class TokenCache:
+    """Tokens by cache key. Share one between sources to share tokens and fetches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, _Entry] = {}
+
+    def entry(self, key: Hashable) -> _Entry:
+        """The entry for ``key``, created empty when missing."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                found = self._entries[key] = _Entry(key)
+            return found
+
+    def discard(self, key: Hashable) -> None:
+        """Drop ``key``'s entry and stop every holder from serving its token."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+        if entry is not None:
+            with entry.lock:
+                entry.snap.kill()
+                entry.snap = _EMPTY
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class CachingTokenSource:
+    """A :class:`TokenSource` caching what a fetching source returns.
+
+    >>> source = CachingTokenSource(ClientCredentialsSource(config))  # doctest: +SKIP
+    >>> source.token()  # doctest: +SKIP
+
+    ``clock`` must be the clock the wrapped source stamps tokens with (taken from its
+    ``clock`` attribute when omitted). Timing comes from ``policy`` (else from the source's
+    ``config``); ``sleep``/``asleep`` pace background refresh retries.
+    """
+
+    def __init__(
+        self, source: FetchingSource, *, clock: Callable[[], float] | None = None,
+        policy: RefreshPolicy | None = None, cache: TokenCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Coroutine[Any, Any, Any]] = asyncio.sleep,
+        backoff: Backoff | None = None, rng: random.Random | None = None,
+    ) -> None:
+        self._source = source
+        self._clock: Callable[[], float] = (
+            clock if clock is not None else getattr(source, "clock", time.monotonic))
+        config = getattr(source, "config", None)
+        if policy is None and config is not None:
+            policy = RefreshPolicy(margin=config.margin, refresh_ratio=config.refresh_ratio,
+                                   jitter=config.jitter, failure_ttl=config.failure_ttl)
+        self.policy = policy or RefreshPolicy()
+        deadline = getattr(config, "deadline", 10.0) + getattr(config, "timeout", 5.0)
+        self._wait_timeout = deadline + 5.0
+        self._cache = cache if cache is not None else TokenCache()
+        self._sleep = sleep
+        self._asleep = asleep
+        self._backoff = backoff or Backoff(base=1.0, cap=30.0)
+        self._rng = rng or random.Random()  # noqa: S311 - timing jitter, not crypto
+        self._snap = _EMPTY
+        self._entry: _Entry | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"CachingTokenSource({self._source!r})"
+
+    # -- the hot path --
+
+    def token(self) -> str:
+        """A valid access token: cached, or fetched once for all concurrent callers."""
+        snap = self._snap
+        if self._clock() < snap.refresh_at:
+            return snap.access_token
+        return self._token_slow()
+
+    async def atoken(self) -> str:
+        """Async twin of :meth:`token`; never blocks the event loop."""
+        snap = self._snap
+        if self._clock() < snap.refresh_at:
+            return snap.access_token
+        return await self._atoken_slow()
+
+    def invalidate(self, access_token: str) -> None:
+        """Drop ``access_token`` if it is the cached one; the next call fetches anew."""
+        entry = self._entry
+        if entry is None:
+            return
+        with entry.lock:
+            if entry.snap.access_token == access_token:
+                entry.snap.kill()
+                entry.snap = _EMPTY
+
+    def cached(self) -> Token | None:
+        """The cached token, fresh or not, without fetching (for diagnostics)."""
+        entry = self._entry
+        return entry.snap.token if entry is not None else None
+
+    # -- slow path helpers --
+
+    def _current_entry(self) -> _Entry:
+        key_fn = getattr(self._source, "cache_key", None)
+        key: Hashable = key_fn() if key_fn is not None else ("source", id(self._source))
+        entry = self._entry
+        if entry is None or entry.key != key:
+            old, entry = entry, self._cache.entry(key)
+            self._entry = entry
+            if old is not None:  # the credential changed: the old one's tokens go
+                self._cache.discard(old.key)
+            self._snap = entry.snap
+        return entry
+
+    def _begin(self, entry: _Entry, loop: asyncio.AbstractEventLoop | None) -> cf.Future[_Snapshot]:
+        fut: cf.Future[_Snapshot] = cf.Future()
+        fut.set_running_or_notify_cancel()
+        entry.inflight, entry.inflight_loop = fut, loop
+        return fut
+
+    def _remembered(self, entry: _Entry, now: float) -> BaseException | None:
+        if entry.failure is not None and now < entry.failure_until:
+            return entry.failure
+        return None
+
+    def _snapshot(self, token: Token) -> _Snapshot:
+        p = self.policy
+        return _Snapshot(token.access_token, p.refresh_at(token, self._rng.uniform(-1.0, 1.0)),
+                         p.fresh_until(token), token)
+
+    def _settle(self, entry: _Entry, fut: cf.Future[_Snapshot],
+                token: Token | None, exc: BaseException | None) -> None:
+        with entry.lock:
+            if token is not None:
+                snap = self._snapshot(token)
+                entry.snap, entry.failure = snap, None
+                if self._entry is entry:
+                    self._snap = snap
+            elif isinstance(exc, TokenEndpointError) and exc.permanent:
+                entry.failure = exc
+                entry.failure_until = self._clock() + self.policy.failure_ttl
+            if entry.inflight is fut:
+                entry.inflight, entry.inflight_loop = None, None
+        if token is not None:
+            fut.set_result(entry.snap)
+        else:
+            assert exc is not None
+            fut.set_exception(exc)
+
+    def _fetch_sync(self, entry: _Entry, fut: cf.Future[_Snapshot]) -> None:
+        try:
+            token = self._source.fetch()
+        except BaseException as exc:
+            self._settle(entry, fut, None, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._settle(entry, fut, token, None)
+
+    async def _fetch_async(self, entry: _Entry, fut: cf.Future[_Snapshot]) -> None:
+        try:
+            token = await self._source.afetch()
+        except asyncio.CancelledError:
+            self._settle(entry, fut, None, TokenTransportError("token fetch cancelled"))
+            raise
+        except Exception as exc:
+            self._settle(entry, fut, None, exc)
+            return
+        self._settle(entry, fut, token, None)
+
+    def _retry_wait(self, entry: _Entry, fut: cf.Future[_Snapshot], attempt: int) -> float | None:
+        """Seconds until the next background attempt, or None to stop refreshing."""
+        exc = fut.exception()
+        if exc is None or (isinstance(exc, TokenEndpointError) and exc.permanent):
+            return None
+        wait = self._backoff.delay(attempt, self._rng.random())
+        with entry.lock:
+            if self._clock() + wait >= entry.snap.fresh_until:
+                return None  # callers will fetch themselves once the token is no longer served
+        return wait
+
+    def _next_attempt(self, entry: _Entry, old: _Snapshot,
+                      loop: asyncio.AbstractEventLoop | None) -> cf.Future[_Snapshot] | None:
+        with entry.lock:
+            if entry.inflight is not None or entry.snap is not old:
+                return None
+            return self._begin(entry, loop)
+
+    def _refresh_thread(self, entry: _Entry, fut: cf.Future[_Snapshot], old: _Snapshot) -> None:
+        attempt = 0
+        while True:
+            self._fetch_sync(entry, fut)
+            wait = self._retry_wait(entry, fut, attempt)
+            if wait is None:
+                return
+            attempt += 1
+            self._sleep(wait)
+            nxt = self._next_attempt(entry, old, None)
+            if nxt is None:
+                return
+            fut = nxt
+
+    async def _refresh_task(self, entry: _Entry, fut: cf.Future[_Snapshot], old: _Snapshot) -> None:
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._fetch_async(entry, fut)
+            wait = self._retry_wait(entry, fut, attempt)
+            if wait is None:
+                return
+            attempt += 1
+            await self._asleep(wait)
+            nxt = self._next_attempt(entry, old, loop)
+            if nxt is None:
+                return
+            fut = nxt
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> None:
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- slow paths --
+
+    def _token_slow(self) -> str:
+        entry = self._current_entry()
+        here = _running_loop()
+        with entry.lock:
+            now = self._clock()
+            snap = entry.snap
+            if now < snap.fresh_until:
+                self._snap = snap
+                if now >= snap.refresh_at and entry.inflight is None:
+                    fut = self._begin(entry, None)
+                    threading.Thread(target=self._refresh_thread, args=(entry, fut, snap),
+                                     name="svcauth-refresh", daemon=True).start()
+                return snap.access_token
+            failure = self._remembered(entry, now)
+            if failure is not None:
+                raise failure
+            # Waiting in this thread for a task of this thread's own loop would deadlock.
+            lead = entry.inflight is None or (here is not None and entry.inflight_loop is here)
+            joined = entry.inflight
+            fut = joined if joined is not None and not lead else self._begin(entry, None)
+        if lead:
+            self._fetch_sync(entry, fut)
+        try:
+            return fut.result(timeout=self._wait_timeout).access_token
+        except cf.TimeoutError:
+            raise TokenTransportError(
+                f"no token after waiting {self._wait_timeout:g} s for the fetch in flight"
+            ) from None
+
+    async def _atoken_slow(self) -> str:
+        entry = self._current_entry()
+        loop = asyncio.get_running_loop()
+        with entry.lock:
+            now = self._clock()
+            snap = entry.snap
+            if now < snap.fresh_until:
+                self._snap = snap
+                if now >= snap.refresh_at and entry.inflight is None:
+                    fut = self._begin(entry, loop)
+                    self._spawn(loop, self._refresh_task(entry, fut, snap))
+                return snap.access_token
+            failure = self._remembered(entry, now)
+            if failure is not None:
+                raise failure
+            joining = entry.inflight
+            fut = joining if joining is not None else self._begin(entry, loop)
+        if joining is None:
+            self._spawn(loop, self._fetch_async(entry, fut))
+        result = await asyncio.wrap_future(fut)
+        return result.access_token

@@ -1,0 +1,176 @@
+"""Caller configuration: explicit arguments or the environment (the seed's variable names)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from .._discovery import (
+    adiscover,
+    adiscover_keycloak,
+    discover,
+    discover_keycloak,
+    keycloak_issuer,
+    normalize_auth_path,
+)
+from .._errors import ConfigurationError
+from ._client_auth import ClientAuth, ClientSecretBasic, PrivateKeyJWT
+
+KEYCLOAK_TOKEN_PATH = "/protocol/openid-connect/token"
+
+
+def _scopes(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split())
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Where and how a service obtains its client-credentials token.
+
+    Name the endpoint one of three ways: ``token_endpoint``; ``issuer`` (OIDC discovery);
+    or ``keycloak_url`` + ``realm`` (+ ``auth_path``).
+
+    >>> ClientConfig(client_id="shop-api", auth=ClientSecretBasic(secret_file="/run/s"),
+    ...              keycloak_url="http://127.0.0.1:8080", realm="techstore")  # doctest: +SKIP
+    """
+
+    client_id: str
+    """The OAuth client id. Required."""
+    auth: ClientAuth
+    """Client authentication: ClientSecretBasic (usual), ClientSecretPost or PrivateKeyJWT."""
+    token_endpoint: str | None = None
+    """The token endpoint URL; when None it is found from ``issuer`` or the Keycloak fields."""
+    issuer: str | None = None
+    """An OpenID issuer URL, resolved through ``/.well-known/openid-configuration``."""
+    keycloak_url: str | None = None
+    """Keycloak base URL (``http://127.0.0.1:8080``), used with ``realm``."""
+    realm: str | None = None
+    """Keycloak realm name."""
+    auth_path: str = ""
+    """Keycloak path prefix: ``""`` (17+), ``"/auth"`` (legacy) or ``"auto"`` (discover). ``""``."""
+    scope: tuple[str, ...] = ()
+    """Scopes to ask for (sent space-joined); a string is split on spaces. None asked by default."""
+    audience: str | None = None
+    """An ``audience`` form field (some providers use it). Not sent by default."""
+    resource: tuple[str, ...] = ()
+    """RFC 8707 resource indicators, one ``resource`` field each. None by default."""
+    timeout: float = 5.0
+    """Per-attempt timeout in seconds. 5 s."""
+    deadline: float = 10.0
+    """Overall time for one fetch including retries, in seconds. 10 s."""
+    margin: float = 60.0
+    """A token is not served within this many seconds of expiry (capped at half its life). 60 s."""
+    refresh_ratio: float = 0.8
+    """Share of the lifetime after which a background refresh starts. 0.8."""
+    jitter: float = 0.05
+    """Spread of the refresh point (refresh_ratio ± jitter). 0.05."""
+    failure_ttl: float = 5.0
+    """Seconds a permanent failure (invalid_client...) is remembered, not re-asked. 5 s."""
+    extra_form: tuple[tuple[str, str], ...] = field(default=())
+    """Further form fields sent with every token request. None by default."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", _scopes(self.scope))
+        object.__setattr__(self, "resource", _scopes(self.resource))
+        if not self.client_id:
+            raise ConfigurationError("client_id: expected a client id, found none",
+                                     code="config_missing")
+        if not isinstance(self.auth, ClientAuth):
+            raise ConfigurationError(
+                f"auth: expected ClientSecretBasic, ClientSecretPost or PrivateKeyJWT, found "
+                f"{type(self.auth).__name__}", code="config_missing")
+        if not (self.token_endpoint or self.issuer or (self.keycloak_url and self.realm)):
+            raise ConfigurationError(
+                "token endpoint: expected token_endpoint, issuer, or keycloak_url with realm",
+                code="config_missing")
+        for name in ("timeout", "deadline"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name}: expected a positive number of seconds")
+        if not 0 < self.refresh_ratio <= 1 or not 0 <= self.jitter < self.refresh_ratio:
+            raise ConfigurationError(
+                "refresh_ratio/jitter: expected 0 < ratio <= 1 and 0 <= jitter < ratio")
+
+    # -- endpoint resolution (discovery is I/O: done once, by the source or from_env) --
+
+    def resolved(self, client: httpx.Client | None = None) -> ClientConfig:
+        """This config with ``token_endpoint`` set, discovering it when needed (blocking)."""
+        if self.token_endpoint:
+            return self
+        if self.issuer:
+            return replace(self, token_endpoint=discover(self.issuer, client=client).token_endpoint)
+        assert self.keycloak_url and self.realm
+        path = normalize_auth_path(self.auth_path)
+        if path is not None:
+            issuer = keycloak_issuer(self.keycloak_url, self.realm, path)
+            return replace(self, issuer=issuer, token_endpoint=issuer + KEYCLOAK_TOKEN_PATH)
+        meta = discover_keycloak(self.keycloak_url, self.realm, None, client=client)
+        return replace(self, issuer=meta.issuer, token_endpoint=meta.token_endpoint)
+
+    async def aresolved(self, client: httpx.AsyncClient | None = None) -> ClientConfig:
+        """Async twin of :meth:`resolved`."""
+        if self.token_endpoint:
+            return self
+        if self.issuer:
+            meta = await adiscover(self.issuer, client=client)
+            return replace(self, token_endpoint=meta.token_endpoint)
+        path = normalize_auth_path(self.auth_path)
+        if path is not None:
+            return self.resolved()
+        assert self.keycloak_url and self.realm
+        meta = await adiscover_keycloak(self.keycloak_url, self.realm, None, client=client)
+        return replace(self, issuer=meta.issuer, token_endpoint=meta.token_endpoint)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ClientConfig:
+        """Configuration from ``KEYCLOAK_*`` / ``OIDC_ISSUER`` variables.
+
+        ``KEYCLOAK_CLIENT_ID`` is required; the credential is ``KEYCLOAK_CLIENT_KEY_FILE``
+        (private_key_jwt), else ``KEYCLOAK_CLIENT_SECRET_FILE``, else ``KEYCLOAK_CLIENT_SECRET``;
+        the endpoint ``OIDC_ISSUER``, else ``KEYCLOAK_URL`` + ``KEYCLOAK_REALM`` (+
+        ``KEYCLOAK_AUTH_PATH``: ``/auth``, empty or ``auto``). A missing variable raises
+        :class:`~svcauth.ConfigurationError` naming it. ``overrides`` replace fields.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        client_id = overrides.pop("client_id", None) or get("KEYCLOAK_CLIENT_ID")
+        if not client_id:
+            raise ConfigurationError("KEYCLOAK_CLIENT_ID is not set: expected the client id",
+                                     code="config_missing")
+        auth = overrides.pop("auth", None)
+        if auth is None:
+            if key_file := get("KEYCLOAK_CLIENT_KEY_FILE"):
+                auth = PrivateKeyJWT(key_file)
+            elif secret_file := get("KEYCLOAK_CLIENT_SECRET_FILE"):
+                auth = ClientSecretBasic(secret_file=secret_file)
+            elif secret := get("KEYCLOAK_CLIENT_SECRET"):
+                auth = ClientSecretBasic(secret)
+            else:
+                raise ConfigurationError(
+                    "KEYCLOAK_CLIENT_SECRET is not set: expected KEYCLOAK_CLIENT_SECRET, "
+                    "KEYCLOAK_CLIENT_SECRET_FILE or KEYCLOAK_CLIENT_KEY_FILE",
+                    code="config_missing")
+        fields: dict[str, object] = {"client_id": client_id, "auth": auth}
+        if not any(k in overrides for k in ("token_endpoint", "issuer", "keycloak_url")):
+            if issuer := get("OIDC_ISSUER"):
+                fields["issuer"] = issuer
+            else:
+                url, realm = get("KEYCLOAK_URL"), get("KEYCLOAK_REALM")
+                for name, value in (("KEYCLOAK_URL", url), ("KEYCLOAK_REALM", realm)):
+                    if not value:
+                        raise ConfigurationError(
+                            f"{name} is not set: expected it (or OIDC_ISSUER)", code="config_missing")
+                fields.update(keycloak_url=url, realm=realm,
+                              auth_path=env.get("KEYCLOAK_AUTH_PATH", "").strip())
+        fields.update(overrides)
+        return cls(**fields)  # type: ignore[arg-type]

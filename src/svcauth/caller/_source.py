@@ -1,0 +1,154 @@
+"""The token-source interface and the raw client-credentials fetch (no cache)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Protocol, runtime_checkable
+
+import httpx
+
+from ._config import ClientConfig
+from ._fetch_flow import FetchFlow, fetch_flow, run_async, run_sync
+from ._policy import Backoff
+from ._token import Token
+from ._token_endpoint import TokenRequest, build_token_request
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """Hands out a valid access token; safe for concurrent use by threads and tasks."""
+
+    def token(self) -> str:
+        """A valid access token (blocking)."""
+        ...
+
+    async def atoken(self) -> str:
+        """A valid access token (asyncio)."""
+        ...
+
+    def invalidate(self, access_token: str) -> None:
+        """Forget ``access_token`` if it is the cached one (a resource server refused it)."""
+        ...
+
+
+@runtime_checkable
+class FetchingSource(Protocol):
+    """Obtains a new :class:`Token` on every call; what :class:`CachingTokenSource` wraps."""
+
+    def fetch(self) -> Token:
+        """A freshly fetched token (blocking)."""
+        ...
+
+    async def afetch(self) -> Token:
+        """A freshly fetched token (asyncio)."""
+        ...
+
+
+class ClientCredentialsSource:
+    """The raw client-credentials grant against one token endpoint, retries included.
+
+    Every :meth:`fetch` asks the token endpoint; wrap it in :class:`CachingTokenSource`.
+    ``clock`` stamps tokens (``Token.expires_at``); ``sleep``/``asleep`` wait between
+    retries; ``http``/``ahttp`` are the clients used (created on first use when omitted).
+    """
+
+    def __init__(
+        self, config: ClientConfig, *, http: httpx.Client | None = None,
+        ahttp: httpx.AsyncClient | None = None, clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], object] = asyncio.sleep, backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._wall_clock = wall_clock
+        self._http = http
+        self._ahttp = ahttp
+        self._sleep = sleep
+        self._asleep = asleep
+        self._backoff = backoff or Backoff()
+        self._rng = rng or random.Random()  # noqa: S311 - timing jitter, not crypto
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"ClientCredentialsSource(client_id={c.client_id!r}, "
+                f"token_endpoint={c.token_endpoint or c.issuer or c.keycloak_url!r}, auth={c.auth!r})")
+
+    # -- resolution and clients --
+
+    def resolve(self) -> ClientConfig:
+        """Discover the token endpoint now if needed (blocking); raises DiscoveryError."""
+        if not self.config.token_endpoint:
+            resolved = self.config.resolved(self._http)
+            with self._lock:
+                self.config = resolved
+        return self.config
+
+    async def aresolve(self) -> ClientConfig:
+        """Async twin of :meth:`resolve`."""
+        if not self.config.token_endpoint:
+            self.config = await self.config.aresolved(self._ahttp)
+        return self.config
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(follow_redirects=False)
+            return self._http
+
+    def _aclient(self) -> httpx.AsyncClient:
+        with self._lock:
+            if self._ahttp is None:
+                self._ahttp = httpx.AsyncClient(follow_redirects=False)
+            return self._ahttp
+
+    # -- the cache key: what makes two tokens interchangeable --
+
+    def cache_key(self) -> Hashable:
+        """(token endpoint, client id, credential fingerprint, scopes, audience, resource)."""
+        c = self.config
+        return (c.token_endpoint or c.issuer or f"{c.keycloak_url}#{c.realm}", c.client_id,
+                c.auth.fingerprint(), c.scope, c.audience, c.resource)
+
+    # -- the fetch --
+
+    def _build(self, timeout: float) -> TokenRequest:
+        c = self.config
+        assert c.token_endpoint
+        request = build_token_request(
+            token_endpoint=c.token_endpoint, client_id=c.client_id, auth=c.auth, scope=c.scope,
+            audience=c.audience, resource=c.resource, timeout=timeout,
+        )
+        if c.extra_form:
+            request = TokenRequest(request.url, request.headers,
+                                   (*request.form, *c.extra_form), request.timeout)
+        return request
+
+    def flow(self) -> FetchFlow:
+        """The retrying fetch as a generator (see :mod:`svcauth.caller._fetch_flow`)."""
+        c = self.config
+        return fetch_flow(
+            self._build, clock=self.clock, wall_clock=self._wall_clock, timeout=c.timeout,
+            deadline=c.deadline, backoff=self._backoff, unit=self._rng.random,
+            reload_credential=c.auth.reload,
+        )
+
+    def fetch(self) -> Token:
+        """Ask the token endpoint for a new token (blocking, with retries)."""
+        self.resolve()
+        return run_sync(self.flow(), self._client(), self._sleep)
+
+    async def afetch(self) -> Token:
+        """Ask the token endpoint for a new token (asyncio, with retries)."""
+        await self.aresolve()
+        return await run_async(self.flow(), self._aclient(), self._asleep)
+
+    def close(self) -> None:
+        """Close the sync client this source created or was given."""
+        if self._http is not None:
+            self._http.close()
