@@ -1,0 +1,107 @@
+"""``httpx`` integration: :class:`BearerAuth` puts a service token on every request.
+
+::
+
+    import httpx
+    from svcauth.caller import from_env
+    from svcauth.httpx import BearerAuth
+
+    client = httpx.Client(auth=BearerAuth(from_env()))      # or httpx.AsyncClient(...)
+
+On a 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) the
+token is dropped from the cache and the request is sent once more with a fresh one, when
+its body can be replayed. A 403 is never retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+
+try:
+    import httpx as _httpx
+except ImportError as exc:  # pragma: no cover - httpx is a core dependency
+    raise ImportError("svcauth.httpx needs httpx: install svcauth (pip install svcauth)") from exc
+
+from .caller._challenge import should_retry_unauthorized
+from .caller._source import TokenSource
+
+__all__ = ["BearerAuth", "TokenNeeded"]
+
+
+class TokenNeeded:
+    """Yielded by :meth:`BearerAuth.auth_flow` when it needs a token; the shell sends one."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TokenNeeded()"
+
+
+_NEED = TokenNeeded()
+
+
+def _replayable(request: _httpx.Request) -> bool:
+    # A ByteStream (bytes, str, form, JSON or no body) can be sent again; a generator or
+    # file stream has been consumed by the first send.
+    return isinstance(request.stream, _httpx.ByteStream)
+
+
+class BearerAuth(_httpx.Auth):
+    """An ``httpx.Auth`` taking tokens from a :class:`~svcauth.caller.TokenSource`."""
+
+    def __init__(self, source: TokenSource) -> None:
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.source!r})"
+
+    def auth_flow(  # type: ignore[override]
+        self, request: _httpx.Request
+    ) -> Generator[_httpx.Request | TokenNeeded, _httpx.Response | str, None]:
+        """The one flow for sync and async clients.
+
+        Yields :data:`TokenNeeded` to receive a token (``token()`` or ``await atoken()``,
+        supplied by the shells) and a request to receive its response.
+        """
+        token = yield _NEED
+        assert isinstance(token, str)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        assert isinstance(response, _httpx.Response)
+        if not should_retry_unauthorized(
+            response.status_code, response.headers.get("www-authenticate")
+        ) or not _replayable(request):
+            return
+        self.source.invalidate(token)
+        token = yield _NEED
+        assert isinstance(token, str)
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+    def sync_auth_flow(
+        self, request: _httpx.Request
+    ) -> Generator[_httpx.Request, _httpx.Response, None]:
+        flow = self.auth_flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, TokenNeeded):
+                    step = flow.send(self.source.token())
+                else:
+                    step = flow.send((yield step))
+        except StopIteration:
+            return
+
+    async def async_auth_flow(
+        self, request: _httpx.Request
+    ) -> AsyncGenerator[_httpx.Request, _httpx.Response]:
+        flow = self.auth_flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, TokenNeeded):
+                    step = flow.send(await self.source.atoken())
+                else:
+                    step = flow.send((yield step))
+        except StopIteration:
+            return
