@@ -1,0 +1,152 @@
+"""CachingTokenSource on a cold cache: one token request per key, whoever asks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+
+from svcauth.caller import CachingTokenSource, TokenCache
+
+from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value
+
+
+def _wait_until(predicate: object, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.001)
+
+
+def _gated_async(endpoint: FakeTokenEndpoint, started: threading.Event, release: threading.Event):  # type: ignore[no-untyped-def]
+    async def handler(request: httpx.Request) -> httpx.Response:
+        started.set()
+        while not release.is_set():
+            await asyncio.sleep(0.001)
+        return endpoint(request)
+    return handler
+
+
+@pytest.mark.anyio
+async def test_1000_tasks_on_a_cold_cache_make_exactly_one_request() -> None:
+    endpoint, started, release = FakeTokenEndpoint(), threading.Event(), threading.Event()
+    src = CachingTokenSource(make_source(endpoint, FakeClock(),
+                                         async_handler=_gated_async(endpoint, started, release)))
+    tasks = [asyncio.create_task(src.atoken()) for _ in range(1000)]
+    while not started.is_set():
+        await asyncio.sleep(0.001)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not any(t.done() for t in tasks)  # all 1,000 are waiting on the one fetch
+    release.set()
+    results = await asyncio.gather(*tasks)
+    assert endpoint.count == 1
+    assert set(results) == {token_value(1)}
+
+
+def test_50_threads_on_a_cold_cache_make_exactly_one_request() -> None:
+    endpoint = FakeTokenEndpoint(gate=threading.Event())
+    src = CachingTokenSource(make_source(endpoint, FakeClock()))
+    barrier = threading.Barrier(50)
+    results: list[str] = []
+
+    def call() -> None:
+        barrier.wait()
+        results.append(src.token())
+
+    threads = [threading.Thread(target=call) for _ in range(50)]
+    for t in threads:
+        t.start()
+    _wait_until(lambda: endpoint.count == 1)
+    time.sleep(0.05)  # let the other 49 reach their wait (correctness does not depend on it)
+    assert sum(t.is_alive() for t in threads) == 50
+    assert endpoint.gate is not None
+    endpoint.gate.set()
+    for t in threads:
+        t.join(10)
+    assert endpoint.count == 1
+    assert results == [token_value(1)] * 50
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("leader", ["thread", "task"])
+async def test_threads_and_tasks_together_share_one_request(leader: str) -> None:
+    endpoint, started, release = FakeTokenEndpoint(), threading.Event(), threading.Event()
+    endpoint.on_request = lambda _: started.set()
+
+    def sync_gate(request: httpx.Request) -> None:
+        started.set()
+        assert release.wait(10)
+
+    src_endpoint = endpoint
+    if leader == "thread":
+        src_endpoint.on_request = sync_gate
+    src = CachingTokenSource(make_source(
+        src_endpoint, FakeClock(), async_handler=_gated_async(endpoint, started, release)))
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(src.token())) for _ in range(50)]
+    tasks: list[asyncio.Task[str]] = []
+    if leader == "thread":
+        threads[0].start()
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        for t in threads[1:]:
+            t.start()
+        tasks = [asyncio.create_task(src.atoken()) for _ in range(1000)]
+    else:
+        tasks = [asyncio.create_task(src.atoken()) for _ in range(1000)]
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        for t in threads:
+            t.start()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    release.set()
+    task_results = await asyncio.gather(*tasks)
+    for t in threads:
+        await asyncio.to_thread(t.join, 10)
+    assert endpoint.count == 1
+    assert set(task_results) | set(results) == {token_value(1)}
+    assert len(results) == 50
+
+
+@pytest.mark.anyio
+async def test_a_slow_fetch_for_one_key_does_not_block_another_key() -> None:
+    cache = TokenCache()
+    slow_ep, fast_ep = FakeTokenEndpoint(), FakeTokenEndpoint()
+    started, release = threading.Event(), threading.Event()
+    clock = FakeClock()
+    slow = CachingTokenSource(make_source(slow_ep, clock, scope="a",
+                                          async_handler=_gated_async(slow_ep, started, release)), cache=cache)
+    fast = CachingTokenSource(make_source(fast_ep, clock, scope="b"), cache=cache)
+    pending = asyncio.create_task(slow.atoken())
+    while not started.is_set():
+        await asyncio.sleep(0.001)
+    assert await asyncio.wait_for(fast.atoken(), 5) == token_value(1)
+    assert await asyncio.to_thread(fast.token) == token_value(1)
+    assert not pending.done()
+    release.set()
+    assert await pending == token_value(1)
+    assert (slow_ep.count, fast_ep.count, len(cache)) == (1, 1, 2)
+
+
+def test_sources_sharing_a_cache_share_the_token() -> None:
+    endpoint, clock, cache = FakeTokenEndpoint(), FakeClock(), TokenCache()
+    a = CachingTokenSource(make_source(endpoint, clock), cache=cache)
+    b = CachingTokenSource(make_source(endpoint, clock), cache=cache)
+    assert a.token() == b.token() == token_value(1)
+    assert endpoint.count == 1
+
+
+def test_waiters_share_the_leaders_error_and_the_failure_is_not_cached() -> None:
+    endpoint = FakeTokenEndpoint(script=[httpx.Response(
+        503, headers={"Retry-After": "60"}, json={"error": "temporarily_unavailable"})])
+    src = CachingTokenSource(make_source(endpoint, FakeClock()))
+    with pytest.raises(Exception) as first:
+        src.token()
+    assert getattr(first.value, "code", None) == "temporarily_unavailable"
+    assert src.token() == token_value(2)  # next call asks again: nothing bad was cached
