@@ -1,0 +1,1 @@
+"""MockMart's scheduled jobs (no user involved: each runs with its own service token)."""

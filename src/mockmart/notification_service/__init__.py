@@ -1,0 +1,1 @@
+"""notification-service: order and reminder e-mails for allowed services (see ``app``)."""

@@ -1,0 +1,108 @@
+"""Where MockMart meets svcauth: every guard and token source, built from the config.
+
+Only svcauth's public API is used here: ``svcauth.caller`` for the services' own tokens,
+``svcauth.httpx.BearerAuth`` to send them, ``svcauth.receiver`` to verify incoming ones and
+``svcauth.fastapi.ServiceAuth`` to put a guard on a route.
+
+Audiences: Keycloak's audience-resolve mapper puts a client in ``aud`` when the token holds
+one of its roles, so service tokens for notification-service carry it (callers hold its
+``notifications:send`` role) and the payment provider's carry ``shop-api``. A storefront
+user token names neither shop-api nor anything shop-specific (alice's holds
+``notification-service`` and ``account``): checkout accepts ``shop-api`` or ``account`` and
+lets ``UserPolicy(allowed_clients={"storefront"})`` decide on ``azp``. A realm with an
+audience mapper on storefront (``included.client.audience: shop-api``) would let checkout
+require ``shop-api`` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from svcauth.caller import CachingTokenSource, ClientConfig, ClientCredentialsSource, ClientSecretBasic
+from svcauth.fastapi import ServiceAuth
+from svcauth.httpx import BearerAuth
+from svcauth.receiver import Guard, RemoteKeySet, ServicePolicy, UserPolicy, Verifier
+
+from .config import MockMartConfig
+from .notification_service.app import NotificationGuards
+from .shop_api.app import ShopGuards
+
+__all__ = [
+    "CHECKOUT_AUDIENCES",
+    "KeySetCounter",
+    "notification_guards",
+    "service_token_source",
+    "shop_guards",
+]
+
+CHECKOUT_AUDIENCES = ("shop-api", "account")
+"""What a storefront user token may carry in ``aud`` (see the module docstring)."""
+
+
+def service_token_source(config: MockMartConfig, client_id: str | None = None,
+                         secret: str | None = None) -> CachingTokenSource:
+    """A cached client-credentials source for this service (or ``client_id``/``secret``).
+
+    The token endpoint is built from the config, so nothing is fetched before the first
+    token is needed (a service starts even while the identity provider is down).
+    """
+    secret = secret if secret is not None else config.client_secret
+    if not secret:
+        raise ValueError(f"{client_id or config.client_id}: no client secret configured "
+                         "(KEYCLOAK_CLIENT_SECRET or KEYCLOAK_CLIENT_SECRET_FILE)")
+    client = ClientConfig(client_id=client_id or config.client_id, auth=ClientSecretBasic(secret),
+                          token_endpoint=config.token_endpoint, timeout=3.0, deadline=5.0)
+    return CachingTokenSource(ClientCredentialsSource(client))
+
+
+@dataclass(frozen=True)
+class KeySetCounter:
+    """Reads a key set's fetch count for /healthz (0 when the key set has none)."""
+
+    key_set: Any
+
+    def __call__(self) -> int:
+        return int(getattr(self.key_set, "fetch_count", 0))
+
+
+def _key_set(config: MockMartConfig) -> Any:
+    return RemoteKeySet(config.jwks_uri, issuer=config.issuer)
+
+
+def _service_auth(config: MockMartConfig, key_set: Any, *, audience: str,
+                  clients: frozenset[str] | set[str] | None, roles: set[str]) -> ServiceAuth[Any]:
+    verifier = Verifier(issuer=config.issuer, audience=audience, key_set=key_set)
+    policy = ServicePolicy(allowed_clients=clients, required_roles=roles)
+    return ServiceAuth(Guard(verifier, policy, realm=audience))
+
+
+def notification_guards(config: MockMartConfig) -> NotificationGuards:
+    """notification-service's three guards over one remote key set."""
+    keys = _key_set(config)
+    send = {"notification-service:notifications:send"}
+    return NotificationGuards(
+        order=_service_auth(config, keys, audience="notification-service",
+                            clients=config.allowed_order_clients, roles=send),
+        reminder=_service_auth(config, keys, audience="notification-service",
+                               clients={"cart-reminder-job"}, roles=send),
+        read=_service_auth(config, keys, audience="notification-service", clients=None,
+                           roles={"notification-service:notifications:read"}),
+        jwks_fetches=KeySetCounter(keys),
+    )
+
+
+def shop_guards(config: MockMartConfig) -> ShopGuards:
+    """shop-api's guards (checkout: storefront users; webhook: payment-provider) and the
+    dispatcher's outgoing auth with shop-api's own service token."""
+    keys = _key_set(config)
+    checkout = Guard(
+        Verifier(issuer=config.issuer, audience=CHECKOUT_AUDIENCES, key_set=keys),
+        UserPolicy(allowed_clients={"storefront"}), realm="shop-api")
+    return ShopGuards(
+        checkout=ServiceAuth(checkout),
+        payment=_service_auth(config, keys, audience="shop-api", clients={"payment-provider"},
+                              roles={"shop-api:webhooks:payment"}),
+        outgoing=BearerAuth(service_token_source(config)),
+        jwks_fetches=KeySetCounter(keys),
+    )

@@ -1,0 +1,1 @@
+"""shop-api: checkout, the outbox dispatcher and the payment webhook (see ``app``)."""

@@ -1,0 +1,218 @@
+"""Starting and stopping the whole MockMart system: what ``mockmart up``, ``mockmart demo``
+and the tests share.
+
+The identity provider (the embedded DevIdP, in this process) comes first, then the SMTP
+sink, notification-service and shop-api (its dispatcher inside), each a child process on a
+socket bound here, each waited for until healthy. Every child gets its configuration through
+the seed's environment variables, its own client id and secret among them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from svcauth.devidp import DevIdP
+
+from .config import REALM_FILE, client_secret_variable, dev_env
+from .processes import ServiceProcess, wait_http, wait_smtp
+from .smtp_sink import MailboxCount, count_mailbox
+
+__all__ = ["Stack", "StackOptions", "short_lifespan_realm"]
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def short_lifespan_realm(source: Path, target: Path, *, seconds: int,
+                         clients: tuple[str, ...] | None = None) -> Path:
+    """Write a copy of the realm file whose access tokens live ``seconds``: for ``clients``
+    only (their ``access.token.lifespan`` attribute), or realm-wide when None."""
+    realm = json.loads(source.read_text(encoding="utf-8"))
+    if clients is None:
+        realm["accessTokenLifespan"] = seconds
+    else:
+        for client in realm["clients"]:
+            if client["clientId"] in clients:
+                client.setdefault("attributes", {})["access.token.lifespan"] = str(seconds)
+    target.write_text(json.dumps(realm, indent=2), encoding="utf-8")
+    return target
+
+
+@dataclass
+class StackOptions:
+    """How to run the system; every port 0 means "any free port"."""
+
+    run_dir: Path
+    """Where databases, logs and ``mail/`` go (created; see ``fresh``)."""
+    realm_file: Path = REALM_FILE
+    """The realm the embedded identity provider serves."""
+    env: Mapping[str, str] = field(default_factory=dev_env)
+    """Values for the realm's placeholders and the services' secrets (deploy/dev.env)."""
+    idp_port: int = 0
+    """Identity provider port."""
+    smtp_port: int = 0
+    """SMTP sink port."""
+    notification_port: int = 0
+    """notification-service port."""
+    shop_port: int = 0
+    """shop-api port (the first replica's; further replicas take free ports)."""
+    shop_replicas: int = 1
+    """How many shop-api processes (each with its dispatcher) share the database."""
+    database_url: str | None = None
+    """None: one SQLite file per service under run_dir; else shared (PostgreSQL)."""
+    retry_max_delay: float = 5.0
+    """Dispatcher backoff cap (seconds)."""
+    fresh: bool = True
+    """Remove databases, mail and logs a previous run left in ``run_dir`` first."""
+
+
+class Stack:
+    """The running system; a context manager that stops everything on exit."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.run_dir = options.run_dir
+        self.mail_dir = options.run_dir / "mail"
+        self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
+        self.smtp: ServiceProcess | None = None
+        self.notification: ServiceProcess | None = None
+        self.shops: list[ServiceProcess] = []
+
+    # -- configuration handed to the children ---------------------------------------------
+
+    def _database(self, service: str) -> str:
+        if self.options.database_url:
+            return self.options.database_url
+        return f"sqlite:///{self.run_dir / (service + '.db')}"
+
+    def service_env(self, client_id: str) -> dict[str, str]:
+        """The seed's variables for a MockMart process acting as ``client_id``."""
+        assert self.smtp is not None
+        env = {
+            "KEYCLOAK_URL": self.idp.base_url,
+            "KEYCLOAK_PUBLIC_URL": self.idp.base_url,
+            "KEYCLOAK_REALM": self.idp.realm.name,
+            "KEYCLOAK_AUTH_PATH": "",
+            "KEYCLOAK_CLIENT_ID": client_id,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp.port),
+            "MOCKMART_RETRY_MAX_DELAY": str(self.options.retry_max_delay),
+        }
+        secret = self.options.env.get(client_secret_variable(client_id))
+        if secret:
+            env["KEYCLOAK_CLIENT_SECRET"] = secret
+        if self.notification is not None:
+            env["NOTIFICATION_URL"] = self.notification.url
+        return env
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, progress: Progress = _quiet) -> Stack:
+        """Start everything and wait until each part is healthy (RuntimeError otherwise)."""
+        opts = self.options
+        if opts.fresh and self.run_dir.exists():
+            for name in ("mail", "logs"):
+                shutil.rmtree(self.run_dir / name, ignore_errors=True)
+            for db in self.run_dir.glob("*.db*"):
+                db.unlink()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        logs = self.run_dir / "logs"
+        try:
+            progress("identity provider")
+            self.idp.start()
+            progress("SMTP sink")
+            self.smtp = ServiceProcess(
+                "smtp-sink", ["smtp-sink", "--mail-dir", str(self.mail_dir)], env={},
+                log_path=logs / "smtp-sink.log", port=opts.smtp_port).start()
+            wait_smtp(self.smtp.port, process=self.smtp)
+            progress("notification-service")
+            self.notification = ServiceProcess(
+                "notification-service", ["serve", "notification-service"],
+                env={**self.service_env("notification-service"),
+                     "DATABASE_URL": self._database("notification-service")},
+                log_path=logs / "notification-service.log", port=opts.notification_port).start()
+            wait_http(self.notification.url + "/healthz", process=self.notification)
+            for i in range(opts.shop_replicas):
+                progress("shop-api" if opts.shop_replicas == 1 else f"shop-api replica {i + 1}")
+                self.add_shop(port=opts.shop_port if i == 0 else 0)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def add_shop(self, *, port: int = 0) -> ServiceProcess:
+        """Start one more shop-api replica (with its dispatcher) and wait until healthy."""
+        n = len(self.shops) + 1
+        shop = ServiceProcess(
+            f"shop-api-{n}", ["serve", "shop-api"],
+            env={**self.service_env("shop-api"), "DATABASE_URL": self._database("shop-api")},
+            log_path=self.run_dir / "logs" / f"shop-api-{n}.log", port=port).start()
+        self.shops.append(shop)
+        wait_http(shop.url + "/healthz", process=shop)
+        return shop
+
+    def stop(self) -> None:
+        """Stop every child (SIGTERM, then SIGKILL) and the identity provider."""
+        for proc in [*reversed(self.shops), self.notification, self.smtp]:
+            if proc is not None:
+                proc.stop()
+        self.idp.stop()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- what tests and the demo look at --------------------------------------------------
+
+    @property
+    def shop(self) -> ServiceProcess:
+        """The first shop-api replica."""
+        return self.shops[0]
+
+    def mailbox(self) -> MailboxCount:
+        """What the SMTP sink has filed so far."""
+        return count_mailbox(self.mail_dir)
+
+    def shop_health(self, index: int = 0) -> dict[str, Any]:
+        """shop-api's /healthz document (outbox counts, dispatcher counters)."""
+        result: dict[str, Any] = httpx.get(self.shops[index].url + "/healthz", timeout=5).json()
+        return result
+
+    def notification_health(self) -> dict[str, Any]:
+        """notification-service's /healthz document."""
+        assert self.notification is not None
+        result: dict[str, Any] = httpx.get(self.notification.url + "/healthz", timeout=5).json()
+        return result
+
+    def user_token(self, username: str = "alice", password_variable: str = "ALICE_PASSWORD",
+                   client_id: str = "storefront") -> str:
+        """Log a user in at the storefront (password grant) and return the access token."""
+        response = httpx.post(self.idp.token_endpoint, timeout=10, data={
+            "grant_type": "password", "client_id": client_id, "username": username,
+            "password": self.options.env[password_variable], "scope": "openid"})
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def service_token(self, client_id: str) -> str:
+        """A client-credentials token for ``client_id`` (its dev secret) from the IdP."""
+        response = httpx.post(
+            self.idp.token_endpoint, timeout=10, data={"grant_type": "client_credentials"},
+            auth=(client_id, self.options.env[client_secret_variable(client_id)]))
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token

@@ -1,0 +1,85 @@
+"""``mockmart up``: start the system on fixed ports, print how to try it, stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .config import client_secret_variable
+from .stack import Stack, StackOptions
+
+__all__ = ["run_up", "try_it"]
+
+
+def try_it(stack: Stack) -> str:
+    """The URLs and the curl commands to try, the seed's token request first."""
+    assert stack.notification is not None and stack.smtp is not None
+    env = stack.options.env
+    token_url = stack.idp.token_endpoint
+    shop_secret = env[client_secret_variable("shop-api")]
+    return "\n".join([
+        "MockMart is up:",
+        f"  identity provider     {stack.idp.issuer}",
+        f"  shop-api              {stack.shop.url}",
+        f"  notification-service  {stack.notification.url}",
+        f"  SMTP sink             127.0.0.1:{stack.smtp.port} -> {stack.mail_dir}/*.eml",
+        f"  logs                  {stack.run_dir / 'logs'}",
+        "",
+        "Try it (dev secrets from deploy/dev.env, 127.0.0.1 only):",
+        "  # shop-api's service token (client credentials):",
+        f"  TOKEN=$(curl -s -X POST {token_url} -d grant_type=client_credentials \\",
+        f"      -d client_id=shop-api -d client_secret={shop_secret} | jq -r .access_token)",
+        "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\",
+        "      -d '{\"orderId\":\"ord_try\",\"userEmail\":\"alice@example.com\"}' \\",
+        f"      {stack.notification.url}/api/notifications/order",
+        "  # alice checks out with her user token (storefront):",
+        f"  ALICE=$(curl -s -X POST {token_url} -d grant_type=password -d client_id=storefront \\",
+        f"      -d username=alice -d password={env.get('ALICE_PASSWORD', '')} | jq -r .access_token)",
+        "  curl -i -X POST -H \"Authorization: Bearer $ALICE\" -H 'Content-Type: application/json' \\",
+        f"      -d '{{}}' {stack.shop.url}/api/checkout",
+        "  # refused: alice's user token at notification-service (403), no token (401):",
+        "  curl -i -X POST -H \"Authorization: Bearer $ALICE\" -H 'Content-Type: application/json' \\",
+        "      -d '{\"orderId\":\"x\",\"userEmail\":\"a@example.com\"}' "
+        f"{stack.notification.url}/api/notifications/order",
+        f"  curl -i -X POST {stack.notification.url}/api/notifications/order",
+        "",
+        "Ctrl-C stops everything.",
+    ])
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """Start everything, wait for Ctrl-C or SIGTERM, stop everything."""
+    if args.host not in ("127.0.0.1", "localhost"):
+        print("mockmart up: only 127.0.0.1 is supported (dev secrets are published)",
+              file=sys.stderr)
+        return 2
+    stack = Stack(StackOptions(
+        run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
+        notification_port=args.notification_port, shop_port=args.shop_port))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def progress(part: str) -> None:
+        print(f"starting MockMart: {part} ...", file=sys.stderr, flush=True)
+
+    try:
+        stack.start(progress)
+        print(try_it(stack), flush=True)
+        while not stop.wait(0.5):
+            for proc in [stack.smtp, stack.notification, *stack.shops]:
+                if proc is not None and not proc.running():
+                    print(f"mockmart up: {proc.name} exited; stopping", file=sys.stderr)
+                    stop.set()
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        print(f"mockmart up: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    finally:
+        print("stopping MockMart ...", file=sys.stderr)
+        stack.stop()
+    return 0
