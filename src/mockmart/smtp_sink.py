@@ -23,7 +23,14 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MailboxCount", "SinkHandler", "count_mailbox", "read_mailbox", "serve_sink"]
+__all__ = [
+    "MailboxCount",
+    "SinkHandler",
+    "count_mailbox",
+    "read_mailbox",
+    "serve_sink",
+    "serve_until",
+]
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -97,20 +104,26 @@ def read_mailbox(mail_dir: Path, *, duplicates: bool = False) -> list[Message]:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
 
 
-async def _serve(sock: socket.socket, mail_dir: Path) -> None:
+async def serve_until(sock: socket.socket, mail_dir: Path, stop: asyncio.Event) -> None:
+    """Serve SMTP on the listening socket ``sock`` until ``stop`` is set."""
     from aiosmtpd.smtp import SMTP
 
     handler = SinkHandler(mail_dir)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="mockmart-smtp-sink", loop=loop), sock=sock)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
 
 
 def serve_sink(sock: socket.socket, mail_dir: Path) -> None:
-    """Serve SMTP on the listening socket ``sock`` until SIGTERM/SIGINT."""
-    asyncio.run(_serve(sock, mail_dir))
+    """Serve SMTP on the listening socket ``sock`` until SIGTERM/SIGINT (main thread only)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_until(sock, mail_dir, stop)
+
+    asyncio.run(main())
