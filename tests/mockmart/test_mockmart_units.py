@@ -19,7 +19,6 @@ from mockmart.shop_api.dispatcher import DeliveryFailed, Dispatcher, backoff_del
 from mockmart.smtp_sink import count_mailbox, read_mailbox, serve_until
 from mockmart.storage import OutboxEvent, open_store
 
-
 # -- config ---------------------------------------------------------------------------------
 
 def test_config_reads_the_seed_variables_and_builds_keycloak_urls() -> None:
