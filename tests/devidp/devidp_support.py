@@ -3,6 +3,7 @@ dev.env, decoding, independent verification (PyJWT) and client-assertion buildin
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -48,12 +49,18 @@ def secret_form(env: dict[str, str], client_id: str, **extra: str) -> dict[str, 
             "client_secret": env[var], **extra}
 
 
+@functools.cache
+def inventory_key() -> Any:
+    """inventory-sync's dev private key (deploy/dev/inventory-sync.key.pem)."""
+    return load_private_key(INVENTORY_KEY)[0]
+
+
 def assertion(aud: Any, *, key: Any = None, now: float | None = None, exp_in: float = 30,
               iat: bool = True, jti: str | None = "fresh", sub: str = "inventory-sync",
               iss: str | None = None, alg: str = "RS256", kid: str | None = None,
               with_exp: bool = True) -> str:
     """A client assertion for inventory-sync (RFC 7523), signed with its dev key."""
-    signing_key = key if key is not None else load_private_key(INVENTORY_KEY)[0]
+    signing_key = key if key is not None else inventory_key()
     t = time.time() if now is None else now
     claims: dict[str, Any] = {"iss": iss or sub, "sub": sub, "aud": aud}
     if with_exp:

@@ -76,6 +76,9 @@ class DevIdP:
         self._port = port
         self._auth_path = _normalise_auth_path(auth_path)
         self._insecure = insecure_bind_any and not _is_loopback(host)
+        if self._insecure:
+            log.warning("devidp will bind non-loopback %s (insecure_bind_any): anyone who "
+                        "can reach it gets tokens for the dev secrets", host)
         self._keys = KeyRing(self.realm.name)
         self._issuer = TokenIssuer(self.realm, self._keys)
         self._stats = Stats()
