@@ -100,7 +100,7 @@ class FakeTokenEndpoint:
 
 def make_source(
     endpoint: FakeTokenEndpoint, clock: FakeClock, *, async_handler: Callable[..., object] | None = None,
-    **config: object,
+    sleep: Callable[[float], None] | None = None, **config: object,
 ) -> ClientCredentialsSource:
     """A ClientCredentialsSource talking to ``endpoint`` over MockTransport on ``clock``."""
     fields: dict[str, object] = {"client_id": "shop-api", "auth": ClientSecretBasic(SECRET),
@@ -111,6 +111,6 @@ def make_source(
     return ClientCredentialsSource(
         ClientConfig(**fields),  # type: ignore[arg-type]
         http=httpx.Client(transport=transport), ahttp=httpx.AsyncClient(transport=atransport),
-        clock=clock, wall_clock=lambda: 1_700_000_000.0 + clock.now, sleep=clock.sleep,
+        clock=clock, wall_clock=lambda: 1_700_000_000.0 + clock.now, sleep=sleep or clock.sleep,
         asleep=clock.asleep,
     )

@@ -23,7 +23,8 @@ def test_fresh_until_is_expiry_minus_margin_capped_at_half_life(lifetime: float,
 
 @pytest.mark.parametrize(("lifetime", "spread", "refresh_at"), [
     (3600, 0.0, 100 + 2880), (3600, -1.0, 100 + 2700), (3600, 1.0, 100 + 3060),
-    (300, -1.0, 100 + 225), (300, 1.0, 100 + 240),  # never later than fresh_until
+    (300, -1.0, 100 + 225), (300, 1.0, 100 + 234),  # ends 2 % of life before fresh_until
+    (300, 0.0, 100 + 229.5), (10, 1.0, 100 + 4),
 ])
 def test_refresh_point_is_ratio_plus_jitter_of_lifetime(lifetime: float, spread: float, refresh_at: float) -> None:
     assert RefreshPolicy().refresh_at(_token(lifetime), spread) == pytest.approx(refresh_at)

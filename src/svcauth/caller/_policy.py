@@ -25,10 +25,19 @@ class RefreshPolicy:
         return token.expires_at - min(self.margin, max(token.lifetime, 0.0) / 2)
 
     def refresh_at(self, token: Token, spread: float) -> float:
-        """When refresh-ahead starts; ``spread`` in [-1, 1] picks the point in the jitter band."""
+        """When refresh-ahead starts; ``spread`` in [-1, 1] picks the point in the jitter band.
+
+        The band ``refresh_ratio ± jitter`` of the lifetime is squeezed to end a lead
+        (2 % of the lifetime, at least 1 s) before :meth:`fresh_until`, so the background
+        fetch always has time to finish before callers would have to wait.
+        """
         spread = max(-1.0, min(1.0, spread))
-        ratio = max(0.0, self.refresh_ratio + self.jitter * spread)
-        return min(token.issued_at + token.lifetime * ratio, self.fresh_until(token))
+        life = max(token.lifetime, 0.0)
+        fresh = self.fresh_until(token)
+        latest = fresh - min(max(1.0, 0.02 * life), (fresh - token.issued_at) / 2)
+        hi = min(token.issued_at + life * (self.refresh_ratio + self.jitter), latest)
+        lo = min(token.issued_at + life * max(0.0, self.refresh_ratio - self.jitter), hi)
+        return lo + (hi - lo) * (spread + 1.0) / 2.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,184 @@
+"""Refresh-ahead: callers keep the valid token while one background refresh runs; long runs
+stay within the request budget; refresh failures never take the valid token away."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+
+from svcauth import TokenEndpointError
+from svcauth.caller import CachingTokenSource
+
+from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value
+
+
+def _wait_until(predicate: object, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.001)
+
+
+class IssueLog:
+    """Remembers when (fake clock) each token was issued, to check what callers receive."""
+
+    def __init__(self, endpoint: FakeTokenEndpoint, clock: FakeClock) -> None:
+        self.issued: dict[str, float] = {}
+        self._endpoint, self._clock = endpoint, clock
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        sent_at = self._clock.now
+        response = self._endpoint(request)
+        if response.status_code == 200:
+            self.issued[response.json()["access_token"]] = sent_at
+        return response
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("config", "budget"), [
+    # refresh at 240..270 s of a 300 s token: never more than one request per 240 s.
+    ({"refresh_ratio": 0.85, "jitter": 0.05, "margin": 30.0}, 5),
+    # The stated defaults (0.8 ± 0.05, margin 60 s) refresh at 225..234 s: 1 + 5 refreshes
+    # fit in 1,200 s, so the honest budget there is 6 (see the report).
+    ({}, 6),
+])
+async def test_10000_calls_over_20_minutes_stay_within_budget_and_never_see_an_expired_token(
+    config: dict[str, float], budget: int,
+) -> None:
+    endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
+    log = IssueLog(endpoint, clock)
+
+    async def ahandler(request: httpx.Request) -> httpx.Response:
+        return log(request)
+
+    src = CachingTokenSource(make_source(endpoint, clock, async_handler=ahandler, **config))
+    margin = min(config.get("margin", 60.0), 150.0)
+    for i in range(10_000):
+        clock.now = i * 0.12  # 1,200 s in all
+        token = await src.atoken()
+        assert clock.now < log.issued[token] + 300 - margin + 1e-9, "served a token past its margin"
+        await asyncio.sleep(0)  # let a background refresh make progress
+    assert 4 <= endpoint.count <= budget
+
+
+def test_sync_callers_get_the_old_token_without_waiting_during_a_slow_refresh() -> None:
+    endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
+    src = CachingTokenSource(make_source(endpoint, clock))
+    first = src.token()
+    endpoint.gate = threading.Event()  # the next fetch hangs until released: a "2 s" fetch
+    clock.now = 235.0  # past any refresh point (225..234), still fresh
+    served: list[str] = []
+
+    def callers() -> None:
+        for _ in range(200):  # 2 simulated seconds of calls while the refresh hangs
+            served.append(src.token())
+            clock.advance(0.005)
+
+    worker = threading.Thread(target=callers)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "a caller waited for the refresh"
+    assert served == [first] * 200
+    assert endpoint.count == 2  # exactly one background refresh started
+    endpoint.gate.set()
+    _wait_until(lambda: src.token() == token_value(2))
+    assert endpoint.count == 2
+
+
+@pytest.mark.anyio
+async def test_async_callers_get_the_old_token_without_waiting_during_a_slow_refresh() -> None:
+    endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
+    release = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if endpoint.count >= 1:
+            await release.wait()
+        return endpoint(request)
+
+    src = CachingTokenSource(make_source(endpoint, clock, async_handler=slow))
+    first = await src.atoken()
+    clock.now = 235.0
+    for _ in range(200):
+        assert await asyncio.wait_for(src.atoken(), 1) == first
+        await asyncio.sleep(0)
+        clock.advance(0.005)
+    release.set()
+    for _ in range(1000):
+        if await src.atoken() != first:
+            break
+        await asyncio.sleep(0.001)
+    assert await src.atoken() == token_value(2)
+    assert endpoint.count == 2
+
+
+def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None:
+    endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
+    # Waits between retries take no time at all: the clock stays where the test puts it.
+    src = CachingTokenSource(make_source(endpoint, clock, deadline=1.0, sleep=lambda s: None),
+                             sleep=lambda s: None)
+    first = src.token()
+    endpoint.script = [httpx.Response(503) for _ in range(100_000)]
+    clock.now = 234.5  # past every refresh point, before the margin (240)
+    for _ in range(20):
+        assert src.token() == first
+        _wait_until(lambda: not any(t.name == "svcauth-refresh" for t in threading.enumerate()))
+    assert endpoint.count > 2  # the refresh kept being retried
+    endpoint.script = []  # the IdP recovers
+    _wait_until(lambda: src.token() != first)
+    assert src.token().startswith("eyJ")
+    assert src.token() == token_value(endpoint.count)
+
+
+def test_once_past_the_margin_callers_wait_for_a_new_token() -> None:
+    endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
+    src = CachingTokenSource(make_source(endpoint, clock))
+    assert src.token() == token_value(1)
+    clock.now = 240.0
+    assert src.token() == token_value(2)
+    assert endpoint.count == 2
+
+
+def test_permanent_failure_is_remembered_briefly() -> None:
+    endpoint, clock = FakeTokenEndpoint(secrets={"another"}), FakeClock(start=0.0)
+    src = CachingTokenSource(make_source(endpoint, clock))
+    for _ in range(20):
+        with pytest.raises(TokenEndpointError) as info:
+            src.token()
+        assert info.value.code == "invalid_client"
+    assert endpoint.count == 1
+    clock.advance(5.1)
+    with pytest.raises(TokenEndpointError):
+        src.token()
+    assert endpoint.count == 2
+
+
+@pytest.mark.anyio
+async def test_permanent_failure_is_remembered_briefly_async() -> None:
+    endpoint, clock = FakeTokenEndpoint(secrets={"another"}), FakeClock(start=0.0)
+    src = CachingTokenSource(make_source(endpoint, clock, failure_ttl=30.0))
+    for _ in range(20):
+        with pytest.raises(TokenEndpointError):
+            await src.atoken()
+    clock.advance(29.0)
+    with pytest.raises(TokenEndpointError):
+        await src.atoken()
+    assert endpoint.count == 1
+    clock.advance(1.1)
+    with pytest.raises(TokenEndpointError):
+        await src.atoken()
+    assert endpoint.count == 2
+
+
+def test_invalidate_drops_only_the_named_token() -> None:
+    endpoint, clock = FakeTokenEndpoint(), FakeClock()
+    src = CachingTokenSource(make_source(endpoint, clock))
+    first = src.token()
+    src.invalidate("eyJsomething-else")
+    assert src.token() == first
+    src.invalidate(first)
+    assert src.token() == token_value(2)
+    assert endpoint.count == 2
