@@ -73,7 +73,7 @@ class FakeTokenEndpoint:
     def _authorized(self, request: httpx.Request) -> bool:
         header = request.headers.get("authorization", "")
         if header.startswith("Basic "):
-            cid, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            _cid, _, secret = base64.b64decode(header[6:]).decode().partition(":")
             return unquote_plus(secret) in self.secrets
         form = dict(parse_qsl(request.content.decode()))
         return form.get("client_secret") in self.secrets or "client_assertion" in form

@@ -10,7 +10,6 @@ from svcauth import TokenEndpointError, TokenTransportError
 from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value
 
 
-
 def err_500() -> httpx.Response:
     return httpx.Response(500, text="boom")
 
