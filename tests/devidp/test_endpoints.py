@@ -146,3 +146,23 @@ def test_the_seeds_curl_command_under_auth(auth_idp: DevIdP, dev_env: dict[str, 
         capture_output=True, text=True, timeout=30, check=True)
     body = json.loads(out.stdout)
     assert (body["expires_in"], body["token_type"]) == (300, "Bearer")
+
+
+@pytest.mark.parametrize(("form", "status", "body"), [
+    ({"client_id": "notification-service"}, 400,
+     {"error": "invalid_request", "error_description": "Token not provided."}),
+    ({"token": "x", "token_type_hint": "id_token"}, 400,
+     {"error": "invalid_request", "error_description": "Unsupported token type."}),
+])
+def test_introspection_request_errors(idp: DevIdP, dev_env: dict[str, str],
+                                      form: dict[str, str], status: int,
+                                      body: dict[str, str]) -> None:
+    response = post(idp.introspection_endpoint, form, auth=(
+        "notification-service", dev_env["NOTIFICATION_SERVICE_CLIENT_SECRET"]))
+    assert (response.status_code, response.json()) == (status, body)
+
+
+def test_introspection_by_a_public_client_is_forbidden(idp: DevIdP) -> None:
+    response = post(idp.introspection_endpoint, {"token": "x", "client_id": "storefront"})
+    assert (response.status_code, response.json()) == (
+        403, {"error": "invalid_request", "error_description": "Client not allowed."})

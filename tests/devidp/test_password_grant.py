@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 from devidp_support import claims_of, header_of, post, verify_with_pyjwt
 
@@ -78,3 +79,44 @@ def test_without_openid_scope_there_is_no_id_token(idp: DevIdP,
     assert response.status_code == 200
     assert "id_token" not in response.json()
     assert response.json()["scope"] == "email profile"
+
+
+def _refresh(idp: DevIdP, token: str, **extra: str) -> httpx.Response:
+    form = {"grant_type": "refresh_token", "client_id": "storefront", "refresh_token": token}
+    return post(idp.token_endpoint, {**form, **extra})
+
+
+def test_refresh_token_grant_issues_new_tokens_for_the_same_session(
+        idp: DevIdP, alice_tokens: dict[str, object]) -> None:
+    response = _refresh(idp, str(alice_tokens["refresh_token"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    old, new = claims_of(str(alice_tokens["access_token"])), claims_of(body["access_token"])
+    assert new["sid"] == old["sid"] and new["sub"] == old["sub"]
+    assert new["jti"] != old["jti"]
+    assert body["scope"] == "openid email profile"
+    assert claims_of(body["id_token"])["typ"] == "ID"
+
+
+@pytest.mark.parametrize(("case", "status", "error", "description"), [
+    ("missing", 400, "invalid_request", "No refresh token"),
+    ("garbage", 400, "invalid_grant", "Invalid refresh token"),
+    ("access_token_instead", 400, "invalid_grant", "Invalid refresh token"),
+    ("other_client", 400, "invalid_grant", "Unmatching clients"),
+])
+def test_refresh_refusals(idp: DevIdP, dev_env: dict[str, str],
+                          alice_tokens: dict[str, object], case: str, status: int,
+                          error: str, description: str) -> None:
+    if case == "missing":
+        response = post(idp.token_endpoint, {"grant_type": "refresh_token",
+                                             "client_id": "storefront"})
+    elif case == "garbage":
+        response = _refresh(idp, "a.b.c")
+    elif case == "access_token_instead":
+        response = _refresh(idp, str(alice_tokens["access_token"]))
+    else:
+        response = post(idp.token_endpoint, {
+            "grant_type": "refresh_token", "refresh_token": str(alice_tokens["refresh_token"])},
+            auth=("shop-api", dev_env["SHOP_API_CLIENT_SECRET"]))
+    assert (response.status_code, response.json()) == (
+        status, {"error": error, "error_description": description})

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from devidp_support import JWT_BEARER, assertion, jwt_form, post
@@ -25,6 +26,7 @@ class Case:
     description: str
     auth: tuple[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: str | None = None
 
 
 def _cases(env: dict[str, str]) -> list[Case]:
@@ -56,9 +58,27 @@ def _cases(env: dict[str, str]) -> list[Case]:
                                          "client_secret": shop, "username": "alice",
                                          "password": env["ALICE_PASSWORD"]},
              400, "unauthorized_client", "Client not allowed for direct access grants"),
-        Case("unsupported_grant", {"grant_type": "authorization_code", "client_id": "shop-api",
-                                   "client_secret": shop},
+        Case("authorization_code_without_code", {"grant_type": "authorization_code",
+                                                 "client_id": "shop-api", "client_secret": shop},
+             400, "invalid_request", "Missing parameter: code"),
+        Case("authorization_code_unknown_code", {"grant_type": "authorization_code",
+                                                 "client_id": "storefront", "code": "abc"},
+             400, "invalid_grant", "Code not valid"),
+        Case("keycloak_grant_not_implemented_here", {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "client_id": "shop-api", "client_secret": shop},
              400, "unsupported_grant_type", "Unsupported grant_type"),
+        Case("keycloak_grant_still_authenticates_first", {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "client_id": "shop-api", "client_secret": "wrong"},
+             401, "unauthorized_client", INVALID),
+        Case("duplicated_parameter", {}, 400, "invalid_request", "duplicated parameter",
+             raw=f"grant_type=client_credentials&client_id=shop-api&client_secret={shop}"
+                 "&scope=email&scope=profile"),
+        Case("duplicated_parameter_after_client_authentication", {}, 401,
+             "unauthorized_client", INVALID,
+             raw="grant_type=client_credentials&client_id=shop-api&client_secret=x"
+                 "&scope=email&scope=profile"),
         Case("unknown_grant", {"grant_type": "magic"}, 400, "unsupported_grant_type",
              "Unsupported grant_type"),
         Case("missing_grant", {"client_id": "shop-api", "client_secret": shop},
@@ -88,8 +108,10 @@ def _cases(env: dict[str, str]) -> list[Case]:
 CASE_NAMES = [
     "wrong_secret_post", "wrong_secret_basic", "missing_secret", "another_clients_secret",
     "unknown_client", "missing_client_id", "client_without_service_account",
-    "public_client_credentials", "password_grant_disabled", "unsupported_grant",
-    "unknown_grant", "missing_grant", "invalid_scope", "secret_for_jwt_client",
+    "public_client_credentials", "password_grant_disabled", "authorization_code_without_code",
+    "authorization_code_unknown_code", "keycloak_grant_not_implemented_here",
+    "keycloak_grant_still_authenticates_first", "duplicated_parameter",
+    "duplicated_parameter_after_client_authentication", "unknown_grant", "missing_grant", "invalid_scope", "secret_for_jwt_client",
     "wrong_password", "unknown_user", "service_account_user_by_password",
     "json_body_is_not_a_form",
 ]
@@ -101,7 +123,11 @@ def test_refusal(idp: DevIdP, dev_env: dict[str, str], name: str) -> None:
     kwargs: dict[str, Any] = {"headers": case.headers}
     if case.auth:
         kwargs["auth"] = case.auth
-    response = post(idp.token_endpoint, case.form, **kwargs)
+    if case.raw is not None:
+        response = httpx.post(idp.token_endpoint, content=case.raw, timeout=10, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+    else:
+        response = post(idp.token_endpoint, case.form, **kwargs)
     assert (response.status_code, response.json()) == (
         case.status, {"error": case.error, "error_description": case.description})
 

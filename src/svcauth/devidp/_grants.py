@@ -16,15 +16,18 @@ from ._clientauth import AuthContext, authenticate_client, presented_client_id
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
-from ._tokens import invalid_scopes, token_scope
+from ._tokens import Grant, invalid_scopes, token_scope
 
-SUPPORTED_GRANTS = ("client_credentials", "password")
+SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token", "authorization_code")
+"""Grants with Keycloak's behaviour here (``authorization_code`` only refuses: no codes)."""
 KEYCLOAK_GRANTS = (
     "authorization_code", "implicit", "refresh_token", "password", "client_credentials",
     "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code",
     "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:uma-ticket",
 )
-"""Grant types Keycloak advertises; the ones not in SUPPORTED_GRANTS answer 400 here."""
+"""Grant types Keycloak knows. Those not in SUPPORTED_GRANTS pass client authentication
+and then answer ``unsupported_grant_type`` here (Keycloak would run them)."""
 
 
 @dataclass(frozen=True)
@@ -94,40 +97,90 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_grant", "Account disabled")
     grant = issuer.user_grant(client, user, issuer=ctx.issuer, now=ctx.now,
                               scope=token_scope(requested))
+    return _user_tokens(issuer, grant, id_token="openid" in requested.split())
+
+
+def _user_tokens(issuer: TokenIssuer, grant: Grant, *, id_token: bool) -> dict[str, Any]:
     token, life = issuer.access_token(grant)
     refresh, refresh_life = issuer.refresh_token(grant)
     body: dict[str, Any] = {"access_token": token, "expires_in": life,
                             "refresh_expires_in": refresh_life, "refresh_token": refresh,
                             "token_type": "Bearer"}
-    if "openid" in requested.split():
+    if id_token:
         body["id_token"] = issuer.id_token(grant, token, life)
     body.update({"not-before-policy": 0, "session_state": grant.session_id,
                  "scope": grant.scope})
     return body
 
 
+def _refresh(issuer: TokenIssuer, ctx: AuthContext, client: Client,
+             form: Mapping[str, str]) -> dict[str, Any]:
+    raw = form.get("refresh_token")
+    if not raw:
+        raise OAuthError(400, "invalid_request", "No refresh token")
+    claims = issuer.keys.verify_hmac(raw)
+    exp = claims.get("exp") if claims else None
+    if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != ctx.issuer:
+        raise OAuthError(400, "invalid_grant", "Invalid refresh token")
+    if not isinstance(exp, int | float) or exp <= ctx.now:
+        raise OAuthError(400, "invalid_grant", "Invalid refresh token")
+    if claims.get("azp") != client.client_id:
+        raise OAuthError(400, "invalid_grant", "Unmatching clients")
+    user = next((u for u in issuer.realm.users.values() if u.id == claims.get("sub")), None)
+    if user is None or not user.enabled:
+        raise OAuthError(400, "invalid_grant", "Invalid refresh token")
+    scope = str(claims.get("scope", ""))
+    grant = Grant(realm=issuer.realm, client=client, user=user, issuer=ctx.issuer,
+                  now=int(ctx.now), scope=token_scope(scope),
+                  session_id=str(claims.get("sid")) if claims.get("sid") else None)
+    return _user_tokens(issuer, grant, id_token="openid" in scope.split())
+
+
+def _authorization_code(form: Mapping[str, str]) -> dict[str, Any]:
+    # This provider never issues codes: every code is unknown to it.
+    if not form.get("code"):
+        raise OAuthError(400, "invalid_request", "Missing parameter: code")
+    raise OAuthError(400, "invalid_grant", "Code not valid")
+
+
 def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
-                         authorization: str | None, client_address: str) -> Outcome:
-    """Answer a token request (RFC 6749 §4.4 / §4.3 with Keycloak's errors)."""
+                         authorization: str | None, client_address: str,
+                         duplicated: bool = False) -> Outcome:
+    """Answer a token request (RFC 6749 §4.4 / §4.3 with Keycloak's errors).
+
+    ``duplicated`` says a form parameter appeared more than once (Keycloak refuses that
+    after client authentication).
+    """
     grant_type = form.get("grant_type")
     named = presented_client_id(form, authorization)
     try:
         if not grant_type:
             raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant_type not in SUPPORTED_GRANTS:
+        if grant_type not in KEYCLOAK_GRANTS:
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
         client = authenticate_client(ctx, form, authorization)
+        if duplicated:
+            raise OAuthError(400, "invalid_request", "duplicated parameter")
         if grant_type == "client_credentials":
             body = _client_credentials(issuer, ctx, client, form, client_address)
-        else:
+        elif grant_type == "password":
             body = _password(issuer, ctx, client, form)
+        elif grant_type == "refresh_token":
+            body = _refresh(issuer, ctx, client, form)
+        elif grant_type == "authorization_code":
+            body = _authorization_code(form)
+        else:
+            raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
     except OAuthError as err:
         return Outcome(err.status, err.body(), named, grant_type)
     return Outcome(200, body, client.client_id, grant_type)
 
 
+INTROSPECTION_HINTS = ("access_token", "refresh_token", "requesting_party_token")
+
+
 def handle_introspection(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
-                         authorization: str | None) -> Outcome:
+                         authorization: str | None, duplicated: bool = False) -> Outcome:
     """Answer an RFC 7662 introspection request (client authentication required).
 
     ``active`` is false for a token that is malformed, not signed by a published key,
@@ -139,9 +192,13 @@ def handle_introspection(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
         client = authenticate_client(ctx, form, authorization)
         if client.public:
             raise OAuthError(403, "invalid_request", "Client not allowed.")
+        if duplicated:
+            raise OAuthError(400, "invalid_request", "duplicated parameter")
         token = form.get("token")
         if not token:
             raise OAuthError(400, "invalid_request", "Token not provided.")
+        if form.get("token_type_hint", "access_token") not in INTROSPECTION_HINTS:
+            raise OAuthError(400, "invalid_request", "Unsupported token type.")
     except OAuthError as err:
         return Outcome(err.status, err.body(), named)
     claims = issuer.verified_claims(token, issuer=ctx.issuer, now=ctx.now)

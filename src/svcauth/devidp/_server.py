@@ -120,7 +120,7 @@ class Router:
                    "introspect": "introspections"}.get(endpoint)
         if counter:
             self.stats.count(counter)
-        form = _form(headers, body) if method == "POST" else {}
+        form, duplicated = _form(headers, body) if method == "POST" else ({}, False)
         if endpoint == "token":
             self.stats.token_request(_named_client(form, headers), form.get("grant_type"))
         faulted = self._fault(endpoint)
@@ -142,10 +142,11 @@ class Router:
                           now=self.clock(), jti_cache=self.jti_cache)
         outcome: Outcome
         if endpoint == "token":
-            outcome = handle_token_request(self.issuer, ctx, form,
-                                           headers.get("authorization"), client_ip)
+            outcome = handle_token_request(self.issuer, ctx, form, headers.get("authorization"),
+                                           client_ip, duplicated)
         else:
-            outcome = handle_introspection(self.issuer, ctx, form, headers.get("authorization"))
+            outcome = handle_introspection(self.issuer, ctx, form, headers.get("authorization"),
+                                           duplicated)
         return Answer(outcome.status, outcome.body, _NO_STORE), outcome.client_id, outcome.grant
 
     def _fault(self, endpoint: str) -> Answer | None:
@@ -165,18 +166,19 @@ class Router:
                                      "error_description": "fault injected by devidp"}, headers)
 
 
-def _form(headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+def _form(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bool]:
+    """The form's first values, and whether any parameter appeared more than once."""
     ctype = headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
-        return {}
+        return {}, False
     try:
         pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
-        return {}
+        return {}, False
     form: dict[str, str] = {}
     for key, value in pairs:
-        form.setdefault(key, value)  # the first value wins, as in Keycloak
-    return form
+        form.setdefault(key, value)
+    return form, len(form) != len(pairs)
 
 
 def _named_client(form: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
