@@ -8,11 +8,13 @@
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._keyset import KeySet, StaticKeySet
+from ._remote_keyset import RemoteKeySet
 from ._verifier import Verifier
 
 __all__ = [
     "Claims",
     "KeySet",
+    "RemoteKeySet",
     "StaticKeySet",
     "VerifiedTokenCache",
     "Verifier",

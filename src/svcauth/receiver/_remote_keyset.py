@@ -1,0 +1,352 @@
+"""``RemoteKeySet``: a provider's JWKS, fetched over HTTP, async-native with a sync twin.
+
+What it guarantees (defaults as in panva/jose and go-oidc):
+
+- **single flight**: one fetch at a time; every thread and task that needs keys meanwhile
+  waits for that fetch instead of starting its own;
+- **max age** (10 min) with **refresh ahead**: after 80 % of the max age the next caller
+  refreshes (everyone else keeps using the current keys meanwhile);
+- **cooldown** (30 s) between fetch attempts: an unknown ``kid`` triggers at most one refetch
+  per cooldown, otherwise it is refused at once (``key_not_found``), so a flood of made-up
+  kids costs the provider one request per cooldown; failed fetches are retried at that pace;
+- **stale-if-error** (24 h): while the endpoint fails, keys from the last successful fetch
+  keep verifying, with a logged warning; keys change only when a fetch succeeds;
+- fetch rules of ``_jwks_fetch``: timeout (5 s), body cap (512 KiB), no redirects, JSON only.
+
+The decision what to do (use a key, fetch, wait, refuse) is one pure-ish method under a lock,
+``_plan``; the sync and async paths differ only in how they fetch and wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import httpx
+
+from .._discovery import adiscover, discover
+from .._errors import ConfigurationError, KeySetUnavailableError
+from ._jwks_fetch import aget_jwks, get_jwks, unavailable
+from ._keys import KeyEntry, KeyIndex, index_from_jwks
+from ._keyset import IndexedKeySet, key_not_found
+
+__all__ = ["RemoteKeySet"]
+
+log = logging.getLogger("svcauth.receiver")
+
+REFRESH_AHEAD = 0.8
+"""Fraction of ``max_age`` after which the next caller refreshes the keys."""
+
+_USE, _FETCH, _WAIT, _NOT_FOUND, _UNAVAILABLE = range(5)
+
+
+class RemoteKeySet(IndexedKeySet):
+    """The signing keys published at ``jwks_uri`` for ``issuer``.
+
+    ::
+
+        keys = RemoteKeySet.from_discovery("https://sso.example/realms/techstore")
+        verifier = Verifier(issuer=keys.issuer, audience="orders", key_set=keys)
+
+    ``clock`` is a monotonic clock in seconds (inject one in tests). ``http_client`` /
+    ``async_http_client`` are used when given (their redirects are still refused); otherwise
+    a short-lived client is made per fetch. ``fetch_count`` and ``stats`` count fetches.
+    """
+
+    def __init__(
+        self,
+        jwks_uri: str,
+        *,
+        issuer: str,
+        max_age: float = 600.0,
+        cooldown: float = 30.0,
+        stale_for: float = 86_400.0,
+        timeout: float = 5.0,
+        max_bytes: int = 512 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+            raise ConfigurationError(f"RemoteKeySet jwks_uri: expected an http(s) URL, found "
+                                     f"{jwks_uri!r}")
+        if not issuer:
+            raise ConfigurationError("RemoteKeySet issuer: expected the issuer the keys belong "
+                                     "to, found none", code="config_missing")
+        if not (0 < cooldown <= max_age <= stale_for) or timeout <= 0 or max_bytes < 1024:
+            raise ConfigurationError(
+                "RemoteKeySet: expected 0 < cooldown <= max_age <= stale_for, timeout > 0 and "
+                f"max_bytes >= 1024, found cooldown={cooldown}, max_age={max_age}, "
+                f"stale_for={stale_for}, timeout={timeout}, max_bytes={max_bytes}"
+            )
+        self.jwks_uri = jwks_uri
+        """Where the keys are published."""
+        self.issuer = issuer
+        """The issuer these keys belong to; only its tokens are verified with them."""
+        self.max_age = float(max_age)
+        """Seconds after a fetch before keys must be fetched again."""
+        self.cooldown = float(cooldown)
+        """Least seconds between two fetch attempts (unknown kid, failures)."""
+        self.stale_for = float(stale_for)
+        """Seconds after the last successful fetch that keys still serve while fetches fail."""
+        self.timeout = float(timeout)
+        """Deadline of one fetch, in seconds."""
+        self.max_bytes = max_bytes
+        """Largest JWKS body read."""
+        self.clock = clock
+        """Monotonic seconds."""
+        self._http = http_client
+        self._ahttp = async_http_client
+        self._lock = threading.Lock()
+        self._index: KeyIndex | None = None
+        self._fetched_at = float("-inf")
+        self._refresh_at = float("-inf")
+        self._next_attempt = float("-inf")
+        self._inflight: Future[bool] | None = None
+        self._inflight_thread: int | None = None
+        self._last_error = "no fetch yet"
+        self._stats = {"fetches": 0, "fetch_failures": 0, "unknown_kid_refetches": 0,
+                       "key_not_found": 0, "stale_served": 0}
+
+    # -- construction through discovery -------------------------------------------------
+
+    @classmethod
+    def from_discovery(
+        cls, issuer: str, *, http_client: httpx.Client | None = None, **options: Any
+    ) -> RemoteKeySet:
+        """Find ``jwks_uri`` through OpenID Connect discovery at ``issuer`` (blocking)."""
+        meta = discover(issuer, client=http_client)
+        return cls(meta.jwks_uri, issuer=meta.issuer, http_client=http_client, **options)
+
+    @classmethod
+    async def afrom_discovery(
+        cls, issuer: str, *, async_http_client: httpx.AsyncClient | None = None, **options: Any
+    ) -> RemoteKeySet:
+        """Find ``jwks_uri`` through OpenID Connect discovery at ``issuer`` (asyncio)."""
+        meta = await adiscover(issuer, client=async_http_client)
+        return cls(meta.jwks_uri, issuer=meta.issuer, async_http_client=async_http_client,
+                   **options)
+
+    # -- observability ---------------------------------------------------------------------
+
+    @property
+    def fetch_count(self) -> int:
+        """How many fetches were started (successful or not)."""
+        return self._stats["fetches"]
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Counters: fetches, fetch_failures, unknown_kid_refetches, key_not_found,
+        stale_served; plus ``keys`` (usable entries) and ``age`` (seconds since the last
+        successful fetch, ``-1`` when none)."""
+        index = self._index
+        age = self.clock() - self._fetched_at if index is not None else -1.0
+        return {**self._stats, "keys": len(index) if index else 0, "age": age}
+
+    def __repr__(self) -> str:
+        return f"RemoteKeySet({self.jwks_uri!r}, issuer={self.issuer!r})"
+
+    # -- the decision ------------------------------------------------------------------------
+
+    def lookup(self, kid: str | None, alg: str) -> KeyEntry | None:
+        """Fast path: a fresh key without I/O, or ``None`` (then ``resolve`` decides)."""
+        index = self._index
+        if index is None or self.clock() >= self._refresh_at:
+            return None
+        return index.lookup(kid, alg)
+
+    def _plan(self, kid: str | None, alg: str, *, may_fetch: bool) -> tuple[int, Any]:
+        """What to do now, under the lock: (_USE, entry), (_FETCH, future), (_WAIT, future),
+        (_NOT_FOUND, None) or (_UNAVAILABLE, None)."""
+        now = self.clock()
+        index = self._index
+        if index is not None and now >= self._fetched_at + self.stale_for:
+            log.error("svcauth: JWKS at %s: keys older than %.0f s dropped (%s)",
+                      self.jwks_uri, self.stale_for, self._last_error)
+            for old in index.entries:
+                old.alive = False
+            index = self._index = None
+        entry = index.lookup(kid, alg) if index is not None else None
+        fresh = now < self._fetched_at + self.max_age
+        if entry is not None and now < self._refresh_at:
+            return _USE, entry
+        inflight = self._inflight
+        if inflight is not None:
+            if entry is not None and fresh:
+                return _USE, entry
+            return _WAIT, inflight
+        if may_fetch and now >= self._next_attempt:
+            if entry is None and index is not None:
+                self._stats["unknown_kid_refetches"] += 1
+            return _FETCH, self._start_locked(now)
+        if entry is not None:
+            if not fresh:
+                self._stats["stale_served"] += 1
+            return _USE, entry
+        if index is not None:
+            self._stats["key_not_found"] += 1
+            return _NOT_FOUND, None
+        return _UNAVAILABLE, None
+
+    def _start_locked(self, now: float) -> Future[bool]:
+        future: Future[bool] = Future()
+        self._inflight = future
+        self._inflight_thread = threading.get_ident()
+        self._next_attempt = now + self.cooldown
+        self._stats["fetches"] += 1
+        return future
+
+    def _refused(self, action: int, kid: str | None, alg: str) -> Exception:
+        if action == _NOT_FOUND:
+            return key_not_found(kid, alg, len(self._index.kids) if self._index else 0)
+        return KeySetUnavailableError(f"JWKS at {self.jwks_uri}: no usable keys; last fetch: "
+                                      f"{self._last_error}")
+
+    def _install(self, document: dict[str, Any]) -> None:
+        index = index_from_jwks(document, issuer=self.issuer, previous=self._index)
+        for reason in index.skipped:
+            log.warning("svcauth: JWKS at %s: ignoring %s", self.jwks_uri, reason)
+        if not index.entries:
+            raise unavailable(self.jwks_uri, "expected at least one usable signing key, "
+                              "found none")
+        now = self.clock()
+        with self._lock:
+            self._index = index
+            self._fetched_at = now
+            self._refresh_at = now + self.max_age * REFRESH_AHEAD
+
+    def _failed(self, exc: BaseException) -> None:
+        reason = (exc.message.removeprefix(f"JWKS at {self.jwks_uri}: ")
+                  if isinstance(exc, KeySetUnavailableError) else type(exc).__name__)
+        with self._lock:
+            self._last_error = reason
+            self._stats["fetch_failures"] += 1
+            index = self._index
+            age = self.clock() - self._fetched_at
+        if index is not None:
+            log.warning("svcauth: JWKS fetch from %s failed (%s); keeping %d key(s) fetched "
+                        "%.0f s ago (stale-if-error up to %.0f s)", self.jwks_uri, reason,
+                        len(index), age, self.stale_for)
+        else:
+            log.warning("svcauth: JWKS fetch from %s failed (%s); no keys to fall back on",
+                        self.jwks_uri, reason)
+
+    def _done(self, future: Future[bool], ok: bool) -> None:
+        with self._lock:
+            self._inflight = None
+            self._inflight_thread = None
+        future.set_result(ok)
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def _fetch(self, future: Future[bool]) -> None:
+        ok = False
+        try:
+            self._install(get_jwks(self.jwks_uri, client=self._http, timeout=self.timeout,
+                                   max_bytes=self.max_bytes))
+            ok = True
+        except ValueError as exc:
+            self._failed(unavailable(self.jwks_uri, str(exc)))
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            self._done(future, ok)
+
+    def resolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """The entry for ``kid``/``alg``, fetching (or waiting for a fetch) when needed."""
+        for may_fetch in (True, True, False):
+            with self._lock:
+                action, value = self._plan(kid, alg, may_fetch=may_fetch)
+            if action == _USE:
+                return value  # type: ignore[no-any-return]
+            if action == _FETCH:
+                self._fetch(value)
+            elif action == _WAIT:
+                if self._inflight_thread == threading.get_ident():
+                    break  # an async fetch on this very thread: waiting would deadlock
+                with contextlib.suppress(FutureTimeout):
+                    value.result(timeout=self.timeout + 1.0)
+            else:
+                raise self._refused(action, kid, alg)
+        with self._lock:
+            action, value = self._plan(kid, alg, may_fetch=False)
+        if action == _USE:
+            return value  # type: ignore[no-any-return]
+        raise self._refused(_UNAVAILABLE if action == _WAIT else action, kid, alg)
+
+    def refresh(self) -> bool:
+        """Fetch now, cooldown or not, unless a fetch is in flight (then wait for it); for
+        warming up at start. True when usable keys are held afterwards (blocking)."""
+        with self._lock:
+            future = self._inflight
+            mine = future is None
+            if future is None:
+                future = self._start_locked(self.clock())
+        if mine:
+            self._fetch(future)
+        else:
+            with contextlib.suppress(FutureTimeout):
+                future.result(timeout=self.timeout + 1.0)
+        return self._index is not None
+
+    # -- async -------------------------------------------------------------------------------
+
+    async def _afetch(self, future: Future[bool]) -> None:
+        ok = False
+        try:
+            self._install(await aget_jwks(self.jwks_uri, client=self._ahttp,
+                                          timeout=self.timeout, max_bytes=self.max_bytes))
+            ok = True
+        except ValueError as exc:
+            self._failed(unavailable(self.jwks_uri, str(exc)))
+        except asyncio.CancelledError:
+            with self._lock:  # nobody got an answer: let the next caller try at once
+                self._next_attempt = float("-inf")
+            raise
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            self._done(future, ok)
+
+    async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """Async twin of :meth:`resolve`: fetches and waits never block the event loop."""
+        for may_fetch in (True, True, False):
+            with self._lock:
+                action, value = self._plan(kid, alg, may_fetch=may_fetch)
+            if action == _USE:
+                return value  # type: ignore[no-any-return]
+            if action == _FETCH:
+                await self._afetch(value)
+            elif action == _WAIT:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(value)),
+                                           self.timeout + 1.0)
+            else:
+                raise self._refused(action, kid, alg)
+        with self._lock:
+            action, value = self._plan(kid, alg, may_fetch=False)
+        if action == _USE:
+            return value  # type: ignore[no-any-return]
+        raise self._refused(_UNAVAILABLE if action == _WAIT else action, kid, alg)
+
+    async def arefresh(self) -> bool:
+        """Async twin of :meth:`refresh`."""
+        with self._lock:
+            future = self._inflight
+            mine = future is None
+            if future is None:
+                future = self._start_locked(self.clock())
+        if mine:
+            await self._afetch(future)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
+                                       self.timeout + 1.0)
+        return self._index is not None
