@@ -63,6 +63,8 @@ class BearerAuth(_httpx.Auth):
         Yields :data:`TokenNeeded` to receive a token (``token()`` or ``await atoken()``,
         supplied by the shells) and a request to receive its response.
         """
+        # Decide before sending: a transport may buffer a streamed body while sending it.
+        replayable = _replayable(request)
         token = yield _NEED
         assert isinstance(token, str)
         request.headers["Authorization"] = f"Bearer {token}"
@@ -70,7 +72,7 @@ class BearerAuth(_httpx.Auth):
         assert isinstance(response, _httpx.Response)
         if not should_retry_unauthorized(
             response.status_code, response.headers.get("www-authenticate")
-        ) or not _replayable(request):
+        ) or not replayable:
             return
         self.source.invalidate(token)
         token = yield _NEED
