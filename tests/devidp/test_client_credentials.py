@@ -73,6 +73,7 @@ def test_service_token_claims_match_the_realm(idp: DevIdP, dev_env: dict[str, st
     assert claims["acr"] == "1"
     assert claims["exp"] - claims["iat"] == 300
     assert str(uuid.UUID(claims["sub"])) == claims["sub"]
+    assert claims["jti"].startswith("trrtcc:")
     assert "sid" not in claims and "allowed-origins" not in claims
     assert set(claims) == {"exp", "iat", "jti", "iss", "aud", "sub", "typ", "azp", "acr",
                            "realm_access", "resource_access", "scope", "clientHost",
@@ -170,3 +171,10 @@ def test_mint_token_in_the_past_gives_an_expired_token(idp: DevIdP) -> None:
     token = idp.mint_token("shop-api", now=1_000_000, lifetime=300)
     with pytest.raises(jwt.ExpiredSignatureError):
         verify_with_pyjwt(token, idp.jwks(), issuer=idp.issuer)
+
+
+def test_public_names_of_the_package() -> None:
+    import svcauth.devidp as devidp
+
+    assert devidp.__all__ == ["Client", "DevIdP", "Realm", "User", "load_env_file",
+                              "load_realm", "parse_env"]

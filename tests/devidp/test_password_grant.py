@@ -37,6 +37,7 @@ def test_alice_access_token_layout(idp: DevIdP, alice_tokens: dict[str, object])
     assert claims["allowed-origins"] == ["http://127.0.0.1:8081"]
     assert claims["scope"] == "openid email profile"
     assert str(uuid.UUID(claims["sid"])) == claims["sid"]
+    assert claims["jti"].startswith("onrtro:")
     assert "client_id" not in claims and "clientHost" not in claims
     assert "clientAddress" not in claims
 

@@ -17,6 +17,7 @@ from ._keys import KeyRing
 from ._realm import Realm, load_realm
 from ._server import Router, _Server, serve
 from ._stats import ENDPOINTS, Fault, Faults, Stats
+from ._tokens import token_scope
 
 log = logging.getLogger("svcauth.devidp")
 
@@ -243,7 +244,7 @@ class DevIdP:
         client = self.realm.clients.get(client_id)
         grant = None if client is None else self._issuer.service_grant(
             client, issuer=self.issuer, now=self._clock() if now is None else now,
-            scope="email profile", client_address=client_address)
+            scope=token_scope(""), client_address=client_address)
         if grant is None:
             raise ConfigurationError(
                 f"mint_token: expected a client with a service account, found {client_id!r}",

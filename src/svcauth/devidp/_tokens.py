@@ -23,6 +23,11 @@ OPTIONAL_SCOPES: frozenset[str] = frozenset(
     {"address", "phone", "offline_access", "microprofile-jwt", "organization"})
 """Keycloak's built-in optional client scopes: may be requested, named in ``scope``."""
 
+JTI_PREFIX_SERVICE_ACCOUNT = "trrtcc:"
+"""Keycloak 26 prefixes access-token ``jti`` by session kind: transient, client credentials."""
+JTI_PREFIX_USER = "onrtro:"
+"""Online session, resource-owner password grant (seen in 26.x; see docs/devidp.md)."""
+
 SILENT_SCOPES: frozenset[str] = frozenset(
     {"acr", "basic", "roles", "web-origins", "service_account"})
 """Default scopes that may be requested but never appear in the ``scope`` claim."""
@@ -107,7 +112,8 @@ def access_token_claims(grant: Grant, *, lifetime: int, jti: str | None = None) 
     }
     if grant.session_id is not None:
         claims["auth_time"] = grant.now
-    claims["jti"] = jti or str(uuid.uuid4())
+    prefix = JTI_PREFIX_SERVICE_ACCOUNT if grant.user.service_account_client else JTI_PREFIX_USER
+    claims["jti"] = jti or f"{prefix}{uuid.uuid4()}"
     claims["iss"] = grant.issuer
     aud = audience(grant.client, resource_access)
     if aud is not None:
