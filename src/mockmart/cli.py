@@ -37,9 +37,10 @@ def _listening(args: argparse.Namespace) -> socket.socket:
     return listen_socket(args.port, args.host)
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+def _logging(stream: object = sys.stdout) -> None:
+    logging.basicConfig(level=logging.INFO, stream=stream,  # type: ignore[arg-type]
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -81,7 +82,7 @@ def _job(args: argparse.Namespace) -> int:
     from .jobs.cart_reminders import run_every, run_once
     from .security import service_token_source
 
-    _logging()
+    _logging(sys.stderr)
     env = dict(os.environ)
     # The job is cart-reminder-job unless the environment names another client.
     if not env.get("KEYCLOAK_CLIENT_ID"):

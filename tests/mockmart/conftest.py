@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,34 @@ def pg_url(postgres_server: str) -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite database file in the test's tmp dir."""
     return f"sqlite:///{tmp_path / 'mockmart.db'}"
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One MockMart system (processes on free ports) shared by a module's access tests."""
+    from mockmart.stack import Stack, StackOptions
+
+    stack = Stack(StackOptions(run_dir=tmp_path_factory.mktemp("mockmart"), retry_max_delay=1.0))
+    with stack:
+        yield stack
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start a MockMart system with the given StackOptions fields; stopped after the test."""
+    from mockmart.stack import Stack, StackOptions
+
+    started: list[Stack] = []
+
+    def make(**options: Any) -> Stack:
+        options.setdefault("run_dir", tmp_path / f"run{len(started)}")
+        options.setdefault("retry_max_delay", 1.0)
+        stack = Stack(StackOptions(**options))
+        started.append(stack)
+        return stack.start()
+
+    try:
+        yield make
+    finally:
+        for stack in started:
+            stack.stop()

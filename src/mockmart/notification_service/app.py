@@ -28,7 +28,8 @@ reverse order (record, then send) would instead lose the e-mail on such a crash;
 e-mail may be repeated once in that rare case, never lost.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must evaluate the route annotations,
+# which name dependencies local to create_app().
 
 import asyncio
 import logging

@@ -10,7 +10,8 @@
 - ``GET /healthz``: unauthenticated; outbox counts and the key set's fetch count.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must evaluate the route annotations,
+# which name dependencies local to create_app().
 
 import asyncio
 import contextlib

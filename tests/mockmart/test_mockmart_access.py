@@ -1,0 +1,172 @@
+"""Who may call what: every MockMart endpoint with its allowed and refused callers, over real
+sockets against the services running as processes (one system for the whole module)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from mockmart.config import REPO_ROOT
+from mockmart.demo import _tamper
+from mockmart.smtp_sink import read_mailbox
+from svcauth.caller import ClientConfig, ClientCredentialsSource, PrivateKeyJWT
+
+NO_TOKEN = (401, "No token provided")
+INVALID = (401, "Invalid token")
+EXPIRED = (401, "Token expired")
+NOT_SERVICE = (403, "This endpoint only accepts service account tokens")
+UNAUTHORIZED = (403, "Unauthorized service")
+SCOPE = (403, "Insufficient scope")
+FORBIDDEN = (403, "Forbidden")
+
+
+@pytest.fixture(scope="module")
+def tokens(running_stack: Any) -> dict[str, str | None]:
+    stack = running_stack
+    inventory = ClientCredentialsSource(ClientConfig(
+        client_id="inventory-sync", token_endpoint=stack.idp.token_endpoint,
+        auth=PrivateKeyJWT(REPO_ROOT / "deploy" / "dev" / "inventory-sync.key.pem")))
+    out: dict[str, str | None] = {
+        c: stack.service_token(c)
+        for c in ("shop-api", "cart-reminder-job", "payment-provider", "reporting-job")}
+    out.update({
+        "none": None,
+        "alice": stack.user_token(),
+        "inventory-sync": inventory.fetch().access_token,
+        "expired": stack.idp.mint_token("shop-api", now=time.time() - 3600),
+        "tampered": _tamper(stack.idp.mint_token("shop-api")),
+    })
+    return out
+
+
+def _call(stack: Any, target: str, method: str, path: str, token: str | None,
+          body: dict[str, Any] | None = None,
+          headers: dict[str, str] | None = None) -> httpx.Response:
+    base = stack.notification.url if target == "notification" else stack.shop.url
+    h = dict(headers or {})
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    return httpx.request(method, base + path, json=body, headers=h, timeout=10)
+
+
+def _order_body() -> dict[str, str]:
+    return {"orderId": "ord_" + uuid.uuid4().hex[:10], "userEmail": "alice@example.com"}
+
+
+ORDER = ("notification", "POST", "/api/notifications/order")
+REMINDER = ("notification", "POST", "/api/notifications/reminder")
+LIST = ("notification", "GET", "/api/notifications")
+CHECKOUT = ("shop", "POST", "/api/checkout")
+WEBHOOK = ("shop", "POST", "/api/webhooks/payment")
+
+CASES = [
+    # notification-service: order e-mails, shop-api only
+    (ORDER, "shop-api", (202, None)),
+    (ORDER, "cart-reminder-job", UNAUTHORIZED),
+    (ORDER, "payment-provider", INVALID),      # its token is not for notification-service
+    (ORDER, "reporting-job", INVALID),         # no role there, so not in aud either
+    (ORDER, "inventory-sync", SCOPE),          # notifications:read only
+    (ORDER, "alice", NOT_SERVICE),             # a user token forwarded
+    (ORDER, "none", NO_TOKEN),
+    (ORDER, "expired", EXPIRED),
+    (ORDER, "tampered", INVALID),
+    # reminders: cart-reminder-job only
+    (REMINDER, "cart-reminder-job", (202, None)),
+    (REMINDER, "shop-api", UNAUTHORIZED),
+    (REMINDER, "alice", NOT_SERVICE),
+    (REMINDER, "none", NO_TOKEN),
+    # the log: role notifications:read
+    (LIST, "inventory-sync", (200, None)),
+    (LIST, "shop-api", SCOPE),
+    (LIST, "alice", NOT_SERVICE),
+    (LIST, "none", NO_TOKEN),
+    # shop-api checkout: storefront users only
+    (CHECKOUT, "alice", (201, None)),
+    (CHECKOUT, "shop-api", FORBIDDEN),         # a service token is not a user
+    (CHECKOUT, "payment-provider", FORBIDDEN),
+    (CHECKOUT, "none", NO_TOKEN),
+    (CHECKOUT, "expired", EXPIRED),
+    # the payment webhook: payment-provider with shop-api role webhooks:payment
+    (WEBHOOK, "payment-provider", (200, None)),
+    (WEBHOOK, "shop-api", INVALID),            # not for shop-api (aud)
+    (WEBHOOK, "alice", INVALID),
+    (WEBHOOK, "none", NO_TOKEN),
+]
+
+
+@pytest.mark.parametrize(("route", "caller", "expected"), CASES,
+                         ids=[f"{r[2]}-{c}" for r, c, _ in CASES])
+def test_endpoint_admits_only_its_callers(running_stack: Any, tokens: dict[str, str | None],
+                                          route: tuple[str, str, str], caller: str,
+                                          expected: tuple[int, str | None]) -> None:
+    target, method, path = route
+    body: dict[str, Any] | None = None
+    if path.endswith("/order"):
+        body = _order_body()
+    elif path.endswith("/reminder"):
+        body = {"userEmail": "alice@example.com", "cartId": "cart_t"}
+    elif path.endswith("/checkout"):
+        body = {"items": ["widget"]}
+    elif path.endswith("/payment"):
+        order = _call(running_stack, *CHECKOUT, tokens["alice"], {"items": []})
+        body = {"orderId": order.json()["orderId"], "status": "captured"}
+    response = _call(running_stack, target, method, path, tokens[caller], body)
+    status, error = expected
+    assert response.status_code == status, response.text
+    if error is not None:
+        assert response.json() == {"error": error}
+        challenge = response.headers.get("www-authenticate", "")
+        if status == 401:
+            assert challenge.startswith("Bearer realm=")
+            assert ('error="invalid_token"' in challenge) == (error != NO_TOKEN[1])
+        if error == SCOPE[1]:
+            assert 'error="insufficient_scope"' in challenge
+
+
+def test_health_endpoints_need_no_token(running_stack: Any) -> None:
+    for base in (running_stack.notification.url, running_stack.shop.url):
+        response = httpx.get(base + "/healthz", timeout=5)
+        assert (response.status_code, response.json()["status"]) == (200, "ok")
+
+
+def test_same_order_posted_concurrently_sends_one_email(running_stack: Any,
+                                                        tokens: dict[str, str | None]) -> None:
+    body = _order_body()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(
+            lambda _: _call(running_stack, *ORDER, tokens["shop-api"], body), range(8)))
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {202, 409}
+    fresh = [r for r in responses if r.status_code == 202 and r.json()["duplicate"] is False]
+    assert len(fresh) == 1
+    again = _call(running_stack, *ORDER, tokens["shop-api"], body)
+    assert (again.status_code, again.json()["duplicate"], again.json()["id"]) == (
+        202, True, fresh[0].json()["id"])
+    mails = [m for m in read_mailbox(running_stack.mail_dir)
+             if m["X-MockMart-Order"] == body["orderId"]]
+    assert len(mails) == 1
+
+
+def test_idempotency_key_header_makes_a_repeat_a_duplicate(
+        running_stack: Any, tokens: dict[str, str | None]) -> None:
+    key = {"Idempotency-Key": "key-" + uuid.uuid4().hex}
+    first = _call(running_stack, *ORDER, tokens["shop-api"], _order_body(), key)
+    second = _call(running_stack, *ORDER, tokens["shop-api"], _order_body(), key)
+    assert (first.status_code, first.json()["duplicate"]) == (202, False)
+    assert (second.status_code, second.json()["duplicate"], second.json()["id"]) == (
+        202, True, first.json()["id"])
+
+
+def test_notification_log_says_who_called_and_to_whom(running_stack: Any,
+                                                      tokens: dict[str, str | None]) -> None:
+    body = _order_body()
+    sent = _call(running_stack, *ORDER, tokens["shop-api"], body).json()["id"]
+    rows = _call(running_stack, *LIST, tokens["inventory-sync"]).json()["notifications"]
+    (row,) = [r for r in rows if r["id"] == sent]
+    assert (row["caller"], row["to"], row["orderId"], row["status"], row["requests"]) == (
+        "shop-api", "alice@example.com", body["orderId"], "sent", 1)
