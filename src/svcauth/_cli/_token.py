@@ -17,6 +17,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "token", help="print an access token for this service (client credentials)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        # No prefix matching: "--client-secret VALUE" must fail, not read VALUE as a path.
+        allow_abbrev=False,
     )
     where = p.add_argument_group("where (default: OIDC_ISSUER or KEYCLOAK_URL/KEYCLOAK_REALM)")
     where.add_argument("--issuer", help="OpenID issuer URL (discovery)")
