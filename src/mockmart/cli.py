@@ -25,6 +25,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["main"]
 
@@ -37,8 +38,8 @@ def _listening(args: argparse.Namespace) -> socket.socket:
     return listen_socket(args.port, args.host)
 
 
-def _logging(stream: object = sys.stdout) -> None:
-    logging.basicConfig(level=logging.INFO, stream=stream,  # type: ignore[arg-type]
+def _logging(stream: TextIO = sys.stdout) -> None:
+    logging.basicConfig(level=logging.INFO, stream=stream,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 

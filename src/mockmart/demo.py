@@ -150,7 +150,7 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     say(f"payment webhook from payment-provider: HTTP {resp.status_code}")
 
     # 5. the refused cases
-    body = {"orderId": "ord_refused", "userEmail": "mallory@example.com"}
+    body: dict[str, Any] = {"orderId": "ord_refused", "userEmail": "mallory@example.com"}
     reporting = MockMartConfig.from_env(stack.service_env("reporting-job"))
     cases: dict[str, tuple[str, dict[str, str]]] = {
         "no_token": (order_url, {}),
@@ -167,7 +167,7 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     refusals: dict[str, Any] = {}
     with httpx.Client(timeout=10) as http:
         for name, (url, headers) in cases.items():
-            payload = {"items": []} if url.endswith("/checkout") else body
+            payload: dict[str, Any] = {"items": []} if url.endswith("/checkout") else body
             refusals[name] = _refusal(http.post(url, json=payload, headers=headers))
     r.data["refusals"] = refusals
     for name, (status, error) in expected_refusals().items():

@@ -99,7 +99,8 @@ class Notification:
 
 
 class _Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 
@@ -136,8 +137,12 @@ class _SQLite:
     def transaction(self) -> Iterator[Execute]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
+
+        def run(sql: str, params: Sequence[Any] = ()) -> _Cursor:
+            return conn.execute(sql, tuple(params))
+
         try:
-            yield lambda sql, params=(): conn.execute(sql, tuple(params))
+            yield run
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -164,8 +169,13 @@ class _Postgres:
     @contextmanager
     def transaction(self) -> Iterator[Execute]:
         conn = self._conn()
+
+        def run(sql: str, params: Sequence[Any] = ()) -> _Cursor:
+            cursor: _Cursor = conn.execute(sql.replace("?", "%s"), tuple(params))
+            return cursor
+
         with conn.transaction():
-            yield lambda sql, params=(): conn.execute(sql.replace("?", "%s"), tuple(params))
+            yield run
 
 
 class Store:
@@ -209,7 +219,7 @@ class Store:
         """Set an order's payment status; False when there is no such order."""
         with self._db.transaction() as run:
             cur = run("UPDATE orders SET payment_status = ? WHERE order_ref = ?", (status, order_ref))
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def claim_events(self, worker: str, *, limit: int = 10, lease: float = 30.0) -> list[OutboxEvent]:
         """Lease up to ``limit`` due events to ``worker``; no other worker gets them meanwhile."""

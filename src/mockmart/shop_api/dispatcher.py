@@ -29,7 +29,7 @@ def backoff_delay(attempts: int, *, base: float = 0.1, cap: float = 5.0,
                   rand: Callable[[], float] = random.random) -> float:
     """Seconds to wait after ``attempts`` failed attempts: ``base * 2**attempts`` capped at
     ``cap``, times a jitter factor in [0.5, 1) so replicas do not retry in lockstep."""
-    raw = min(cap, base * (2 ** min(attempts, 30)))
+    raw: float = min(cap, base * (2.0 ** min(attempts, 30)))
     return raw * (0.5 + rand() / 2)
 
 
