@@ -2,20 +2,42 @@
 
 ``KeySet`` (``StaticKeySet``, ``RemoteKeySet``) → ``Verifier`` (+ ``VerifiedTokenCache``)
 → ``Claims`` → ``ServicePolicy`` / ``UserPolicy`` → ``ServiceIdentity`` / ``UserIdentity``.
-``IntrospectionVerifier`` asks the provider instead (RFC 7662).
+``IntrospectionVerifier`` asks the provider instead (RFC 7662). ``Guard`` ties a verifier
+and a policy to the ``Authorization`` header for the framework integrations.
+
+Re-exports only; keep ``__all__`` sorted. The bearer header, RFC 6750 and Guard names come
+from the edge modules (``_bearer``, ``_rfc6750``, ``_guard``).
 """
 
+from ._bearer import parse_authorization
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
+from ._guard import Guard
 from ._keyset import KeySet, StaticKeySet
+from ._policy import (
+    ServiceIdentity,
+    ServicePolicy,
+    UserIdentity,
+    UserPolicy,
+    keycloak_service_account,
+    rfc9068_service_account,
+)
 from ._remote_keyset import RemoteKeySet
 from ._verifier import Verifier
 
 __all__ = [
     "Claims",
+    "Guard",
     "KeySet",
     "RemoteKeySet",
+    "ServiceIdentity",
+    "ServicePolicy",
     "StaticKeySet",
+    "UserIdentity",
+    "UserPolicy",
     "VerifiedTokenCache",
     "Verifier",
+    "keycloak_service_account",
+    "parse_authorization",
+    "rfc9068_service_account",
 ]

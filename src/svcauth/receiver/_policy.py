@@ -1,0 +1,242 @@
+"""Policies: from verified claims to an identity, or a 403 with a stable code. Pure code.
+
+``ServicePolicy`` admits service-account tokens (machine callers); ``UserPolicy`` admits user
+tokens (a storefront's logged-in customer). Both run on every request: verification may be
+cached, authorization never is.
+
+Roles are named ``"<client>:<role>"`` for client roles (``resource_access``) and
+``"realm:<role>"`` for realm roles (``realm_access``). A role is matched as the whole string,
+so roles holding colons work (``notification-service:notifications:send`` is the role
+``notifications:send`` of the client ``notification-service``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import ConfigurationError, ForbiddenError
+from ._claims import scopes_of
+
+__all__ = [
+    "ServiceIdentity",
+    "ServicePolicy",
+    "UserIdentity",
+    "UserPolicy",
+    "keycloak_service_account",
+    "rfc9068_service_account",
+]
+
+NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
+NOT_USER_TOKEN = "This endpoint only accepts user tokens"
+UNAUTHORIZED_SERVICE = "Unauthorized service"
+UNAUTHORIZED_CLIENT = "Unauthorized client"
+INSUFFICIENT_SCOPE = "Insufficient scope"
+
+ServiceAccountRule = Callable[[Mapping[str, Any]], bool]
+
+
+def keycloak_service_account(claims: Mapping[str, Any]) -> bool:
+    """Keycloak: a service-account token carries ``client_id`` equal to ``azp``."""
+    client_id = claims.get("client_id")
+    return type(client_id) is str and bool(client_id) and client_id == claims.get("azp")
+
+
+def rfc9068_service_account(claims: Mapping[str, Any]) -> bool:
+    """RFC 9068 §2.2: in a client-credentials token ``sub`` is the ``client_id``."""
+    client_id = claims.get("client_id")
+    return type(client_id) is str and bool(client_id) and client_id == claims.get("sub")
+
+
+_RULES: dict[str, ServiceAccountRule] = {
+    "keycloak": keycloak_service_account, "rfc9068": rfc9068_service_account,
+}
+
+
+def _rule(rule: str | ServiceAccountRule) -> ServiceAccountRule:
+    if callable(rule):
+        return rule
+    if rule not in _RULES:
+        raise ConfigurationError(f"service_account_rule: expected one of {sorted(_RULES)} or a "
+                                 f"callable, found {rule!r}")
+    return _RULES[rule]
+
+
+def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """``realm:<role>`` for realm roles and ``<client>:<role>`` for client roles."""
+    roles: set[str] = set()
+    realm = claims.get("realm_access")
+    if isinstance(realm, Mapping) and isinstance(realm.get("roles"), list):
+        roles.update(f"realm:{r}" for r in realm["roles"] if type(r) is str)
+    resources = claims.get("resource_access")
+    if isinstance(resources, Mapping):
+        for client, access in resources.items():
+            if isinstance(access, Mapping) and isinstance(access.get("roles"), list):
+                roles.update(f"{client}:{r}" for r in access["roles"] if type(r) is str)
+    return frozenset(roles)
+
+
+def _names(value: Collection[str] | str | None, what: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(v, str) and v for v in items):
+        raise ConfigurationError(f"{what}: expected non-empty strings")
+    return frozenset(items)
+
+
+def _role_names(value: Collection[str] | str) -> frozenset[str]:
+    roles = _names(value, "required_roles") or frozenset()
+    for role in roles:
+        owner, _, name = role.partition(":")
+        if not owner or not name:
+            raise ConfigurationError(f"required_roles: expected 'client:role' or 'realm:role', "
+                                     f"found {role!r}")
+    return roles
+
+
+def _missing(required: frozenset[str], held: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(required - held))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceIdentity:
+    """The calling service, as a verified token and the policy describe it."""
+
+    client_id: str
+    """The caller's client id (``azp`` for Keycloak, ``client_id`` otherwise)."""
+    subject: str | None
+    """``sub`` (Keycloak: the service-account user's id, not the client id)."""
+    roles: frozenset[str]
+    """``realm:<role>`` and ``<client>:<role>`` names."""
+    scopes: frozenset[str]
+    """Granted scopes (``scope`` or ``scp``)."""
+    claims: Mapping[str, Any] = field(repr=False)
+    """All verified claims."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserIdentity:
+    """The end user behind a user token, and the client (app) it was issued to."""
+
+    subject: str
+    """``sub``, the user's id."""
+    username: str | None
+    """``preferred_username``."""
+    email: str | None
+    """``email``."""
+    client_id: str | None
+    """``azp``, the application the user logged in to."""
+    roles: frozenset[str]
+    """``realm:<role>`` and ``<client>:<role>`` names."""
+    scopes: frozenset[str]
+    """Granted scopes."""
+    claims: Mapping[str, Any] = field(repr=False)
+    """All verified claims."""
+
+
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+class ServicePolicy:
+    """Who may call: service-account tokens only, optionally from allowed clients, holding
+    required roles and scopes::
+
+        policy = ServicePolicy(allowed_clients={"inventory-sync", "shop-api"},
+                               required_roles={"notification-service:notifications:send"})
+        identity = policy.authorize(verifier.verify(token))
+
+    Refusals are ``ForbiddenError`` with code ``not_service_account``,
+    ``unauthorized_service`` or ``insufficient_scope`` (``required`` names what is missing).
+    ``service_account_rule`` is ``"keycloak"`` (``client_id`` == ``azp``), ``"rfc9068"``
+    (``sub`` == ``client_id``) or a callable on the claims.
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_clients: Collection[str] | None = None,
+        required_roles: Collection[str] = (),
+        required_scopes: Collection[str] = (),
+        service_account_rule: str | ServiceAccountRule = "keycloak",
+    ) -> None:
+        self.allowed_clients = _names(allowed_clients, "allowed_clients")
+        """Client ids admitted, or ``None`` for any service account."""
+        if self.allowed_clients is not None and not self.allowed_clients:
+            raise ConfigurationError("allowed_clients: expected None (any) or at least one "
+                                     "client id, found an empty collection")
+        self.required_roles = _role_names(required_roles)
+        """Roles the caller must hold, all of them."""
+        self.required_scopes = _names(required_scopes, "required_scopes") or frozenset()
+        """Scopes the caller must have been granted, all of them."""
+        self.is_service_account = _rule(service_account_rule)
+        """The rule telling a service-account token from a user token."""
+
+    def __repr__(self) -> str:
+        return (f"ServicePolicy(allowed_clients={self.allowed_clients!r}, "
+                f"required_roles={sorted(self.required_roles)!r}, "
+                f"required_scopes={sorted(self.required_scopes)!r})")
+
+    def authorize(self, claims: Mapping[str, Any]) -> ServiceIdentity:
+        """The caller's identity, or ``ForbiddenError``."""
+        if not self.is_service_account(claims):
+            raise ForbiddenError(NOT_SERVICE_ACCOUNT, code="not_service_account")
+        client_id = _str(claims.get("azp")) or _str(claims.get("client_id")) or ""
+        if self.allowed_clients is not None and client_id not in self.allowed_clients:
+            raise ForbiddenError(UNAUTHORIZED_SERVICE, code="unauthorized_service")
+        roles = roles_of(claims)
+        scopes = scopes_of(claims)
+        missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
+        if missing:
+            raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)
+        return ServiceIdentity(client_id=client_id, subject=_str(claims.get("sub")), roles=roles,
+                               scopes=scopes, claims=claims)
+
+
+class UserPolicy:
+    """Who may call: user tokens only (service accounts refused with ``not_user_token``),
+    issued to allowed clients (``unauthorized_client``), with required roles and scopes
+    (``insufficient_scope``)::
+
+        policy = UserPolicy(allowed_clients=("storefront",), required_roles={"realm:customer"})
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_clients: Collection[str] | None = ("storefront",),
+        required_roles: Collection[str] = (),
+        required_scopes: Collection[str] = (),
+        service_account_rule: str | ServiceAccountRule = "keycloak",
+    ) -> None:
+        self.allowed_clients = _names(allowed_clients, "allowed_clients")
+        """Clients (``azp``) whose user tokens are admitted, or ``None`` for any."""
+        self.required_roles = _role_names(required_roles)
+        """Roles the user must hold, all of them."""
+        self.required_scopes = _names(required_scopes, "required_scopes") or frozenset()
+        """Scopes the token must carry, all of them."""
+        self.is_service_account = _rule(service_account_rule)
+        """The rule telling a service-account token from a user token."""
+
+    def __repr__(self) -> str:
+        return (f"UserPolicy(allowed_clients={self.allowed_clients!r}, "
+                f"required_roles={sorted(self.required_roles)!r})")
+
+    def authorize(self, claims: Mapping[str, Any]) -> UserIdentity:
+        """The user's identity, or ``ForbiddenError``."""
+        subject = _str(claims.get("sub"))
+        if self.is_service_account(claims) or not subject:
+            raise ForbiddenError(NOT_USER_TOKEN, code="not_user_token")
+        client_id = _str(claims.get("azp"))
+        if self.allowed_clients is not None and client_id not in self.allowed_clients:
+            raise ForbiddenError(UNAUTHORIZED_CLIENT, code="unauthorized_client")
+        roles = roles_of(claims)
+        scopes = scopes_of(claims)
+        missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
+        if missing:
+            raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)
+        return UserIdentity(subject=subject, username=_str(claims.get("preferred_username")),
+                            email=_str(claims.get("email")), client_id=client_id, roles=roles,
+                            scopes=scopes, claims=claims)
