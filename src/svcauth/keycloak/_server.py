@@ -1,0 +1,357 @@
+"""Running a real Keycloak (``kc.sh start-dev``) on 127.0.0.1 for development and tests.
+
+::
+
+    with LocalKeycloak(KeycloakConfig(realm_files=(realm,), env_file=dev_env)) as kc:
+        print(kc.endpoints.issuer)
+
+:class:`LocalKeycloak` fetches and unpacks the distribution when needed, makes a private
+instance home, starts Keycloak in its own process group with ``--db=dev-mem`` (so the realm
+import runs every time), the hostname pinned to the URL it reports, health on a separate
+management port, and waits until both ``/health/ready`` and the realm's discovery document
+answer. It stops with SIGTERM, then SIGKILL after ``stop_timeout``. Nothing is left behind: an
+``atexit`` hook stops it, and a watchdog process kills the group if this process dies without
+running it. Failures raise :class:`svcauth.SvcAuthError` with code ``keycloak_unavailable``
+(see ``_dist``) or ``keycloak_start_failed`` (with the tail of the log).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from svcauth._discovery import normalize_auth_path
+from svcauth._errors import SvcAuthError
+from svcauth.keycloak import _instance
+from svcauth.keycloak._dist import DEFAULT_VERSION, Distribution, Progress, ensure_distribution
+from svcauth.keycloak._endpoints import KeycloakEndpoints
+from svcauth.keycloak._envfile import read_env_file
+
+START_FAILED = "keycloak_start_failed"
+"""Error code: Keycloak was there but did not become ready (the message has the log tail)."""
+
+# Reads stdin until EOF (its parent died or closed the pipe), then stops the process group.
+_WATCHDOG = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+pgid = int(sys.argv[1])
+sys.stdin.buffer.read()
+def alive():
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
+if alive():
+    os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + float(sys.argv[2])
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive():
+        os.killpg(pgid, signal.SIGKILL)
+"""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the usual small race applies)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class KeycloakConfig:
+    """How to run one local Keycloak. Every default is what the tests use."""
+
+    version: str = DEFAULT_VERSION
+    """Keycloak version to fetch and run (Java picked to match, see ``java_home_for``)."""
+    port: int = 0
+    """HTTP port on 127.0.0.1; 0 picks a free one."""
+    management_port: int = 0
+    """Management (health) port; 0 picks a free one."""
+    auth_path: str = ""
+    """``""`` or ``/auth`` (``--http-relative-path``, the layout of Keycloak before 17)."""
+    realm: str = "techstore"
+    """The realm whose discovery document must answer before the server counts as ready."""
+    realm_files: tuple[Path, ...] = ()
+    """Realm files imported unchanged (``--import-realm``); none means no import."""
+    env_file: Path | None = None
+    """``KEY=value`` file (``deploy/dev.env``) for the realm's ``${PLACEHOLDERS}`` and the
+    bootstrap admin; the process environment overrides it, ``env`` overrides both."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment for Keycloak, highest precedence."""
+    heap: str = "-Xms64m -Xmx512m"
+    """``JAVA_OPTS_KC_HEAP``."""
+    start_timeout: float = 300.0
+    """Seconds to wait for readiness (a cold start with re-augmentation takes ~50 s on 2 cores)."""
+    stop_timeout: float = 20.0
+    """Seconds between SIGTERM and SIGKILL."""
+    cache: Path | None = None
+    """Cache directory; None means ``$SVCAUTH_KEYCLOAK_CACHE`` or ``~/.cache/svcauth/keycloak``."""
+    extra_args: tuple[str, ...] = ()
+    """More ``kc.sh start-dev`` options, appended last."""
+    keep_home: bool = False
+    """Keep the instance home (log, data) after stopping, for debugging."""
+
+
+def _build_options(config: KeycloakConfig, auth_path: str) -> list[str]:
+    options = ["--db=dev-mem", "--health-enabled=true"]
+    if auth_path:
+        options.append(f"--http-relative-path={auth_path}")
+    return options
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class LocalKeycloak:
+    """One Keycloak process: start, wait for readiness, report its endpoints, stop.
+
+    ``detach=True`` (for ``scripts/keycloak start``) leaves it running after this process
+    exits: no atexit hook, no watchdog, the home is kept; stop it later by pid.
+    """
+
+    def __init__(self, config: KeycloakConfig | None = None, *, progress: Progress = _stderr,
+                 detach: bool = False) -> None:
+        self.config = config or KeycloakConfig()
+        self._progress = progress
+        self._detach = detach
+        self._process: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._home: Path | None = None
+        self._endpoints: KeycloakEndpoints | None = None
+        self.distribution: Distribution | None = None
+        """The distribution in use, once started."""
+        self.startup_seconds: float | None = None
+        """Seconds from launch to ready, once started."""
+
+    @property
+    def endpoints(self) -> KeycloakEndpoints:
+        """Where it answers; raises ``RuntimeError`` before :meth:`start`."""
+        if self._endpoints is None:
+            raise RuntimeError("LocalKeycloak: not started")
+        return self._endpoints
+
+    @property
+    def pid(self) -> int | None:
+        """The process (group) id, while running."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def home(self) -> Path | None:
+        """The instance home (holds ``keycloak.log``)."""
+        return self._home
+
+    @property
+    def log_path(self) -> Path | None:
+        """The log file, once started."""
+        return self._home / "keycloak.log" if self._home is not None else None
+
+    def _environment(self, port: int, mgmt_port: int, auth_path: str) -> dict[str, str]:
+        env = dict(read_env_file(self.config.env_file)) if self.config.env_file else {}
+        env.update(os.environ)
+        env.update(self.config.env)
+        assert self.distribution is not None
+        env["JAVA_HOME"] = str(self.distribution.java_home)
+        env["JAVA_OPTS_KC_HEAP"] = self.config.heap
+        env.pop("JAVA_OPTS", None)  # would replace kc.sh's own options wholesale
+        for name in ("KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD"):
+            if not env.get(name):
+                raise SvcAuthError(f"Keycloak: expected {name} in the environment or env file, "
+                                   "found none", code=START_FAILED)
+        return env
+
+    def start(self) -> KeycloakEndpoints:
+        """Fetch if needed, launch, wait for readiness; return the endpoints."""
+        if self._process is not None:
+            return self.endpoints
+        config = self.config
+        self.distribution = ensure_distribution(config.version, cache=config.cache,
+                                                progress=self._progress)
+        auth_path = normalize_auth_path(config.auth_path) or ""
+        port = config.port or free_port()
+        mgmt_port = config.management_port or free_port()
+        while mgmt_port == port:
+            mgmt_port = free_port()
+        env = self._environment(port, mgmt_port, auth_path)
+        build = _build_options(config, auth_path)
+        key = _instance.build_key([config.version, *build])
+        warm = _instance.has_template(self.distribution, key)
+        self._home = _instance.create_home(self.distribution, config.realm_files, key)
+        base_url = f"http://127.0.0.1:{port}"
+        self._endpoints = KeycloakEndpoints(
+            base_url=base_url, auth_path=auth_path, realm=config.realm,
+            management_url=f"http://127.0.0.1:{mgmt_port}{auth_path}",
+            admin_username=env["KC_BOOTSTRAP_ADMIN_USERNAME"],
+            admin_password=env["KC_BOOTSTRAP_ADMIN_PASSWORD"])
+        command = [str(self._home / "bin" / "kc.sh"), "start-dev", *build,
+                   "--http-host=127.0.0.1", f"--http-port={port}",
+                   f"--hostname={base_url}{auth_path}",
+                   f"--http-management-port={mgmt_port}",
+                   *(["--import-realm"] if config.realm_files else []), *config.extra_args]
+        self._progress(f"starting Keycloak {config.version} on {base_url}{auth_path} "
+                       f"({'warm' if warm else 'cold: re-augmenting first'}), "
+                       f"log {self.log_path}")
+        started = time.monotonic()
+        assert self.log_path is not None
+        with self.log_path.open("wb") as log:
+            # Our own kc.sh copy with options built above: no shell, no outside input.
+            self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,  # noqa: S603
+                                             stderr=subprocess.STDOUT, env=env, cwd=self._home,
+                                             start_new_session=True)
+        if self._detach:
+            # Nobody owns a detached instance but itself: keep its home while it runs.
+            (self._home / "owner.pid").write_text(f"{self._process.pid}\n")
+        else:
+            self._watchdog = subprocess.Popen(  # noqa: S603 (this interpreter, fixed script)
+                [sys.executable, "-c", _WATCHDOG, str(self._process.pid),
+                 str(config.stop_timeout)], stdin=subprocess.PIPE, start_new_session=True)
+            atexit.register(self.stop)
+        try:
+            self._wait_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        _instance.save_template(self.distribution, self._home, key)
+        self._progress(f"Keycloak ready in {self.startup_seconds:.1f} s: {self.endpoints.server_url}"
+                       f"  (issuer {self.endpoints.issuer})")
+        return self.endpoints
+
+    def _wait_ready(self, started: float) -> None:
+        endpoints = self.endpoints
+        assert self._process is not None and self.log_path is not None
+        deadline = started + self.config.start_timeout
+        last_report = started
+        with httpx.Client(timeout=5.0) as client:
+            while True:
+                code = self._process.poll()
+                if code is not None:
+                    raise SvcAuthError(f"Keycloak exited with code {code} before it was ready; "
+                                       f"log {self.log_path}:\n{_log_tail(self.log_path)}",
+                                       code=START_FAILED)
+                if self._ready(client, endpoints):
+                    return
+                now = time.monotonic()
+                if now > deadline:
+                    raise SvcAuthError(f"Keycloak not ready after {self.config.start_timeout:.0f} s;"
+                                       f" log {self.log_path}:\n{_log_tail(self.log_path)}",
+                                       code=START_FAILED)
+                if now - last_report >= 5.0:
+                    last_report = now
+                    self._progress(f"  ... starting, {now - started:.0f} s")
+                time.sleep(0.5)
+
+    @staticmethod
+    def _ready(client: httpx.Client, endpoints: KeycloakEndpoints) -> bool:
+        try:
+            if client.get(endpoints.health_url).status_code != 200:
+                return False
+            response = client.get(endpoints.discovery_url)
+        except httpx.TransportError:
+            return False
+        if response.status_code != 200:
+            return False
+        issuer = response.json().get("issuer")
+        if issuer != endpoints.issuer:
+            raise SvcAuthError(f"Keycloak issuer: expected {endpoints.issuer}, found {issuer}",
+                               code=START_FAILED)
+        return True
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process group (Linux ``/proc``), 0 when not running."""
+        if self._process is None:
+            return 0
+        return group_rss_bytes(self._process.pid)
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL after ``stop_timeout``; remove the home."""
+        process, self._process = self._process, None
+        if process is not None:
+            atexit.unregister(self.stop)
+            terminate_group(process.pid, self.config.stop_timeout, process)
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            assert watchdog.stdin is not None
+            watchdog.stdin.close()
+            watchdog.wait(timeout=self.config.stop_timeout + 5)
+        if self._home is not None and not self.config.keep_home and not self._detach:
+            _instance.remove_home(self._home)
+
+    def __enter__(self) -> LocalKeycloak:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def terminate_group(pgid: int, timeout: float,
+                    process: subprocess.Popen[bytes] | None = None) -> bool:
+    """SIGTERM a process group, SIGKILL it after ``timeout``; True if it ended on SIGTERM."""
+    if not _group_alive(pgid):
+        return True
+    os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None:
+            process.poll()  # reap the leader so the group can disappear
+        if not _group_alive(pgid):
+            return True
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    if process is not None:
+        process.wait()
+    return False
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Sum of ``VmRSS`` over the processes of group ``pgid`` (Linux), in bytes."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
