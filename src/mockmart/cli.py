@@ -153,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mockmart`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    from svcauth import SvcAuthError
+
+    try:
+        return _run(args)
+    except SvcAuthError as exc:  # configuration and the like: a line, not a traceback
+        print(f"mockmart {args.command}: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "smtp-sink":

@@ -25,6 +25,7 @@ from svcauth.httpx import BearerAuth
 
 from .config import MockMartConfig
 from .security import service_token_source
+from .smtp_sink import read_mailbox
 from .stack import Stack, StackOptions
 
 __all__ = ["CHECKOUTS", "DemoResult", "expected_refusals", "play", "run_demo"]
@@ -123,7 +124,7 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
                     and stack.mailbox().delivered >= len(orders), 60)
     r.expect(drained, "the outbox did not drain within 60 s")
     mail = stack.mailbox()
-    r.data["emails_delivered"] = mail.delivered
+    r.data["emails_delivered"] = mail.delivered  # order e-mails (the reminder comes later)
     r.data["duplicate_emails"] = mail.duplicates
     r.expect(mail.delivered == CHECKOUTS, f"expected {CHECKOUTS} e-mails, found {mail.delivered}")
     r.expect(mail.duplicates == 0, f"{mail.duplicates} duplicate e-mails")
@@ -138,6 +139,8 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     r.expect(job.returncode == 0, f"cart-reminders job exited {job.returncode}: {job.stderr[-300:]}")
     reminders_ok = _wait(lambda: stack.mailbox().delivered == CHECKOUTS + 1, 10)
     r.expect(reminders_ok, "the reminder e-mail did not arrive")
+    r.data["reminder_emails"] = sum(1 for m in read_mailbox(stack.mail_dir)
+                                    if m["X-MockMart-Kind"] == "reminder")
     say(f"cart-reminders job (client cart-reminder-job): {job.stdout.strip() or job.returncode}")
 
     # 4. the payment webhook, from payment-provider with its own credentials

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from svcauth import TokenError
+
 __all__ = ["ABANDONED_CARTS", "ReminderResult", "run_every", "run_once"]
 
 log = logging.getLogger("mockmart.jobs.cart_reminders")
@@ -50,6 +52,10 @@ def run_once(client: httpx.Client, *, run_id: str | None = None,
         except httpx.HTTPError as exc:
             log.warning("reminder for %s: notification-service unreachable (%s)", cart_id,
                         type(exc).__name__)
+            results.append(ReminderResult(cart_id, 0, None))
+            continue
+        except TokenError as exc:
+            log.warning("reminder for %s: no service token (%s)", cart_id, exc.code)
             results.append(ReminderResult(cart_id, 0, None))
             continue
         body = response.json() if response.status_code == 202 else {}

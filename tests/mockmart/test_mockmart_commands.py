@@ -1,0 +1,104 @@
+"""The ``mockmart`` commands as a user runs them: ``demo --json`` end to end, ``up`` until
+Ctrl-C, ``--idp keycloak`` refused cleanly; none leaves a process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockmart.cli import main
+from mockmart.demo import CHECKOUTS, expected_refusals
+
+
+def _mockmart_processes_using(marker: str) -> list[int]:
+    """pids of live ``mockmart.cli`` processes whose environment mentions ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"mockmart" in cmdline and marker.encode() in environ + cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.slow
+def test_demo_json_reports_every_expectation_and_leaves_nothing_running(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--json",
+                           "--run-dir", str(run_dir)], capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["checkouts"] == CHECKOUTS
+    assert (report["emails_delivered"], report["reminder_emails"]) == (CHECKOUTS, 1)
+    assert report["duplicate_emails"] == 0
+    assert report["idp_token_requests"]["shop-api"] == 1
+    assert report["jwks_fetches"]["notification-service"] == 1
+    assert {name: (r["status"], r["error"]) for name, r in report["refusals"].items()} == (
+        expected_refusals())
+    assert report["expectations_failed"] == []
+    assert "starting MockMart: shop-api" in done.stderr
+    assert _mockmart_processes_using(str(run_dir)) == []
+
+
+@pytest.mark.slow
+def test_up_serves_until_interrupted_then_stops_everything(tmp_path: Path) -> None:
+    run_dir = tmp_path / "up"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockmart.cli", "up", "--idp-port", "0", "--shop-port", "0",
+         "--notification-port", "0", "--smtp-port", "0", "--run-dir", str(run_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        text = "".join(lines)
+        shop = re.search(r"shop-api\s+(http://127\.0\.0\.1:\d+)", text)
+        assert shop is not None, text
+        assert "grant_type=client_credentials" in text
+        assert httpx.get(shop.group(1) + "/healthz", timeout=5).json()["status"] == "ok"
+        assert _mockmart_processes_using(str(run_dir)) != []
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    time.sleep(0.2)
+    assert _mockmart_processes_using(str(run_dir)) == []
+
+
+def test_keycloak_idp_is_refused_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--idp", "keycloak"]) == 2
+    assert "--idp keycloak is not yet available" in capsys.readouterr().err
+
+
+def test_cart_reminder_job_fails_cleanly_without_notification_service(tmp_path: Path) -> None:
+    env = {**os.environ, "NOTIFICATION_URL": "http://127.0.0.1:9", "KEYCLOAK_URL":
+           "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "job", "cart-reminders"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "dev-cart-reminder-job-secret" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
