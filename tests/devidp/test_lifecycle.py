@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 import time
 
 import httpx
 import pytest
-from devidp_support import assertion, jwt_form, post, secret_form
+from devidp_support import assertion, claims_of, jwt_form, post, secret_form
 
 from svcauth._errors import ConfigurationError
 from svcauth.devidp import DevIdP, Realm
@@ -157,3 +158,16 @@ def test_repr_holds_no_secret(realm: Realm, dev_env: dict[str, str]) -> None:
     text = repr(realm) + repr(DevIdP(realm))
     assert dev_env["SHOP_API_CLIENT_SECRET"] not in text
     assert dev_env["ALICE_PASSWORD"] not in text
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_serves_on_ipv6_loopback(realm: Realm, dev_env: dict[str, str]) -> None:
+    try:
+        provider = DevIdP(realm, host="::1").start()
+    except ConfigurationError:
+        pytest.skip("::1 cannot be bound here")
+    with provider:
+        assert provider.base_url.startswith("http://[::1]:")
+        response = post(provider.token_endpoint, secret_form(dev_env, "shop-api"))
+    assert response.status_code == 200
+    assert claims_of(response.json()["access_token"])["clientAddress"] == "::1"

@@ -99,9 +99,8 @@ def _cases(env: dict[str, str]) -> list[Case]:
             "grant_type": "password", "client_id": "storefront",
             "username": "service-account-shop-api", "password": ""},
              401, "invalid_grant", "Invalid user credentials"),
-        Case("json_body_is_not_a_form", {}, 400, "invalid_request",
-             "Missing form parameter: grant_type",
-             headers={"Content-Type": "application/json"}),
+        Case("empty_body_without_content_type", {}, 400, "invalid_request",
+             "Missing form parameter: grant_type"),
     ]
 
 
@@ -113,7 +112,7 @@ CASE_NAMES = [
     "keycloak_grant_still_authenticates_first", "duplicated_parameter",
     "duplicated_parameter_after_client_authentication", "unknown_grant", "missing_grant", "invalid_scope", "secret_for_jwt_client",
     "wrong_password", "unknown_user", "service_account_user_by_password",
-    "json_body_is_not_a_form",
+    "empty_body_without_content_type",
 ]
 
 
@@ -239,3 +238,10 @@ def test_a_disabled_client_is_refused_like_an_unknown_one(dev_env: dict[str, str
             "grant_type": "client_credentials", "client_id": "shop-api",
             "client_secret": dev_env["SHOP_API_CLIENT_SECRET"]})
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+
+
+def test_a_json_body_is_415(idp: DevIdP) -> None:
+    response = httpx.post(idp.token_endpoint, json={"grant_type": "client_credentials"},
+                          timeout=10)
+    assert (response.status_code, response.json()) == (
+        415, {"error": "HTTP 415 Unsupported Media Type"})

@@ -123,6 +123,10 @@ class Router:
         form, duplicated = _form(headers, body) if method == "POST" else ({}, False)
         if endpoint == "token":
             self.stats.token_request(_named_client(form, headers), form.get("grant_type"))
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if endpoint == "token" and ctype and ctype != "application/x-www-form-urlencoded":
+            # The token endpoint @Consumes form data only (RESTEasy answers 415).
+            return Answer(415, {"error": "HTTP 415 Unsupported Media Type"}), None, None
         faulted = self._fault(endpoint)
         if faulted is not None:
             return faulted, None, form.get("grant_type")
@@ -219,6 +223,8 @@ class _Server(ThreadingHTTPServer):
         self.router = router
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
