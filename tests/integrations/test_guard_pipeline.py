@@ -73,7 +73,7 @@ def test_valid_header_goes_through_verifier_then_policy() -> None:
 
 @pytest.mark.anyio
 async def test_async_path_uses_averify_only() -> None:
-    guard, verifier, policy, seen = make()
+    guard, verifier, _policy, seen = make()
     assert await guard.aauthenticate(["bearer abc.def.ghi"]) == Identity("shop-api")
     assert verifier.calls == ["averify:abc.def.ghi"]
     assert seen == [AuthDecision(True, None, 200, "shop-api")]
@@ -95,7 +95,7 @@ def test_header_refusals_never_reach_the_verifier(header: Any, error: type[Excep
 
 
 def test_policy_is_not_consulted_when_verification_fails() -> None:
-    guard, verifier, policy, seen = make(InvalidTokenError("x", code="signature_invalid"))
+    guard, _verifier, policy, seen = make(InvalidTokenError("x", code="signature_invalid"))
     with pytest.raises(InvalidTokenError) as info:
         guard.authenticate("Bearer a.b.c")
     assert info.value.code == "signature_invalid"
