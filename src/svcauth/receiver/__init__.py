@@ -13,6 +13,7 @@ from ._bearer import parse_authorization
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._guard import Guard
+from ._introspection import IntrospectionVerifier
 from ._keyset import KeySet, StaticKeySet
 from ._policy import (
     ServiceIdentity,
@@ -28,6 +29,7 @@ from ._verifier import Verifier
 __all__ = [
     "Claims",
     "Guard",
+    "IntrospectionVerifier",
     "KeySet",
     "RemoteKeySet",
     "ServiceIdentity",
