@@ -191,8 +191,11 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
         "notification-service": stack.notification_health().get("jwks_fetches"),
         "shop-api": stack.shop_health().get("jwks_fetches"),
     }
+    r.data["shop_api_token_fetches"] = stack.shop_health().get("token_fetches")
     r.expect(per_client.get("shop-api") == 1,
-             f"shop-api asked for {per_client.get('shop-api')} tokens, expected exactly 1")
+             f"the IdP saw {per_client.get('shop-api')} shop-api token requests, expected 1")
+    r.expect(r.data["shop_api_token_fetches"] == 1,
+             f"shop-api counted {r.data['shop_api_token_fetches']} token requests, expected 1")
     say(f"token requests per client: {json.dumps(per_client, sort_keys=True)} "
         f"(shop-api: one token, reused for all {CHECKOUTS} notifications)")
     say(f"JWKS fetches: {stats['jwks_fetches']} at the identity provider "

@@ -19,7 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from svcauth.caller import CachingTokenSource, ClientConfig, ClientCredentialsSource, ClientSecretBasic
+from svcauth.caller import (
+    CachingTokenSource,
+    ClientConfig,
+    ClientCredentialsSource,
+    ClientSecretBasic,
+    Token,
+)
 from svcauth.fastapi import ServiceAuth
 from svcauth.httpx import BearerAuth
 from svcauth.receiver import Guard, RemoteKeySet, ServicePolicy, UserPolicy, Verifier
@@ -30,7 +36,9 @@ from .shop_api.app import ShopGuards
 
 __all__ = [
     "CHECKOUT_AUDIENCES",
+    "CountingSource",
     "KeySetCounter",
+    "counting_token_source",
     "notification_guards",
     "service_token_source",
     "shop_guards",
@@ -40,9 +48,28 @@ CHECKOUT_AUDIENCES = ("shop-api", "account")
 """What a storefront user token may carry in ``aud`` (see the module docstring)."""
 
 
-def service_token_source(config: MockMartConfig, client_id: str | None = None,
-                         secret: str | None = None) -> CachingTokenSource:
-    """A cached client-credentials source for this service (or ``client_id``/``secret``).
+class CountingSource(ClientCredentialsSource):
+    """A :class:`ClientCredentialsSource` that counts its token requests (for /healthz and
+    the demo's "one token, reused" check, which must hold against any provider)."""
+
+    fetches = 0
+    """Token requests made (successful or not)."""
+
+    def fetch(self) -> Token:
+        """Count, then fetch."""
+        self.fetches += 1
+        return super().fetch()
+
+    async def afetch(self) -> Token:
+        """Count, then fetch."""
+        self.fetches += 1
+        return await super().afetch()
+
+
+def counting_token_source(config: MockMartConfig, client_id: str | None = None,
+                          secret: str | None = None) -> tuple[CachingTokenSource, CountingSource]:
+    """A cached client-credentials source for this service (or ``client_id``/``secret``) and
+    the counting fetcher under it.
 
     The token endpoint is built from the config, so nothing is fetched before the first
     token is needed (a service starts even while the identity provider is down).
@@ -53,7 +80,14 @@ def service_token_source(config: MockMartConfig, client_id: str | None = None,
                          "(KEYCLOAK_CLIENT_SECRET or KEYCLOAK_CLIENT_SECRET_FILE)")
     client = ClientConfig(client_id=client_id or config.client_id, auth=ClientSecretBasic(secret),
                           token_endpoint=config.token_endpoint, timeout=3.0, deadline=5.0)
-    return CachingTokenSource(ClientCredentialsSource(client))
+    fetcher = CountingSource(client)
+    return CachingTokenSource(fetcher), fetcher
+
+
+def service_token_source(config: MockMartConfig, client_id: str | None = None,
+                         secret: str | None = None) -> CachingTokenSource:
+    """A cached client-credentials source (see :func:`counting_token_source`)."""
+    return counting_token_source(config, client_id, secret)[0]
 
 
 @dataclass(frozen=True)
@@ -99,10 +133,12 @@ def shop_guards(config: MockMartConfig) -> ShopGuards:
     checkout = Guard(
         Verifier(issuer=config.issuer, audience=CHECKOUT_AUDIENCES, key_set=keys),
         UserPolicy(allowed_clients={"storefront"}), realm="shop-api")
+    source, fetcher = counting_token_source(config)
     return ShopGuards(
         checkout=ServiceAuth(checkout),
         payment=_service_auth(config, keys, audience="shop-api", clients={"payment-provider"},
                               roles={"shop-api:webhooks:payment"}),
-        outgoing=BearerAuth(service_token_source(config)),
+        outgoing=BearerAuth(source),
         jwks_fetches=KeySetCounter(keys),
+        token_fetches=lambda: fetcher.fetches,
     )

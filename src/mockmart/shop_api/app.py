@@ -59,6 +59,8 @@ class ShopGuards:
     """httpx.Auth adding shop-api's own service token (the dispatcher's calls)."""
     jwks_fetches: Callable[[], int] | None = None
     """The key set's fetch count (shown on /healthz)."""
+    token_fetches: Callable[[], int] | None = None
+    """How many tokens shop-api asked for (shown on /healthz)."""
 
 
 def create_app(config: MockMartConfig, *, store: Store | None = None,
@@ -116,6 +118,7 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         return {"status": "ok", "service": "shop-api", "worker": worker, "outbox": stats,
                 "dispatcher": None if d is None else {"delivered": d.delivered,
                                                       "failures": d.failures},
-                "jwks_fetches": guards.jwks_fetches() if guards.jwks_fetches else None}
+                "jwks_fetches": guards.jwks_fetches() if guards.jwks_fetches else None,
+                "token_fetches": guards.token_fetches() if guards.token_fetches else None}
 
     return app
