@@ -245,3 +245,22 @@ def test_a_json_body_is_415(idp: DevIdP) -> None:
                           timeout=10)
     assert (response.status_code, response.json()) == (
         415, {"error": "HTTP 415 Unsupported Media Type"})
+
+
+def test_a_bearer_only_client_gets_no_token(dev_env: dict[str, str]) -> None:
+    import json
+
+    from devidp_support import REALM_FILE
+
+    from svcauth.devidp._realm import realm_from_dict
+
+    data = json.loads(REALM_FILE.read_text())
+    for client in data["clients"]:
+        if client["clientId"] == "shop-api":
+            client["bearerOnly"] = True
+    with DevIdP(realm_from_dict(data, dev_env)) as provider:
+        response = post(provider.token_endpoint, {
+            "grant_type": "client_credentials", "client_id": "shop-api",
+            "client_secret": dev_env["SHOP_API_CLIENT_SECRET"]})
+    assert (response.status_code, response.json()) == (
+        400, {"error": "invalid_client", "error_description": "Bearer-only not allowed"})

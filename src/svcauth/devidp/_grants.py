@@ -57,9 +57,6 @@ def _check_scope(requested: str) -> None:
 
 def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
                         form: Mapping[str, str], client_address: str) -> dict[str, Any]:
-    if client.bearer_only:
-        raise OAuthError(401, "unauthorized_client",
-                         "Bearer-only client not allowed to retrieve service account")
     if client.public:
         raise OAuthError(401, "unauthorized_client",
                          "Public client not allowed to retrieve service account")
@@ -159,6 +156,8 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
         if grant_type not in KEYCLOAK_GRANTS:
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
         client = authenticate_client(ctx, form, authorization)
+        if client.bearer_only:
+            raise OAuthError(400, "invalid_client", "Bearer-only not allowed")
         if duplicated:
             raise OAuthError(400, "invalid_request", "duplicated parameter")
         if grant_type == "client_credentials":
