@@ -127,6 +127,8 @@ def make_verify(key: PublicKey, alg: str) -> VerifyFn:
     if alg not in algs_for_key(key):
         raise ValueError(f"key type {type(key).__name__} does not fit alg {alg}")
     if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ValueError(f"RSA key of {key.key_size} bits (at least {MIN_RSA_BITS} required)")
         return _rsa_verifier(key, alg)
     if isinstance(key, ec.EllipticCurvePublicKey):
         return _ec_verifier(key, alg)
