@@ -58,7 +58,11 @@ CASES = [
      "Insufficient scope",
      R + ', error="insufficient_scope", error_description="The access token lacks a required '
      'role or scope"'),
-    ("other_forbidden", ForbiddenError("x", code="not_user_token"), 403, "Forbidden", None),
+    ("not_user_token", ForbiddenError("x", code="not_user_token"), 403,
+     "This endpoint only accepts user tokens", None),
+    ("unauthorized_client", ForbiddenError("x", code="unauthorized_client"), 403,
+     "Unauthorized client", None),
+    ("other_forbidden", ForbiddenError("x", code="something_else"), 403, "Forbidden", None),
 ]
 
 

@@ -12,7 +12,7 @@ from the edge modules (``_bearer``, ``_rfc6750``, ``_guard``).
 from ._bearer import parse_authorization
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
-from ._guard import Guard
+from ._guard import AuthDecision, Guard
 from ._introspection import IntrospectionVerifier
 from ._keyset import KeySet, StaticKeySet
 from ._policy import (
@@ -24,13 +24,16 @@ from ._policy import (
     rfc9068_service_account,
 )
 from ._remote_keyset import RemoteKeySet
+from ._rfc6750 import Refusal, refusal_for
 from ._verifier import Verifier
 
 __all__ = [
+    "AuthDecision",
     "Claims",
     "Guard",
     "IntrospectionVerifier",
     "KeySet",
+    "Refusal",
     "RemoteKeySet",
     "ServiceIdentity",
     "ServicePolicy",
@@ -41,5 +44,6 @@ __all__ = [
     "Verifier",
     "keycloak_service_account",
     "parse_authorization",
+    "refusal_for",
     "rfc9068_service_account",
 ]

@@ -10,7 +10,9 @@ Answers, by error (and code); ``WWW-Authenticate`` is always a ``Bearer`` challe
 * ``ForbiddenError`` → 403: ``not_service_account`` ``{"error": "This endpoint only accepts
   service account tokens"}``, ``unauthorized_service`` ``{"error": "Unauthorized service"}``
   (no challenge), ``insufficient_scope`` ``{"error": "Insufficient scope"}`` with
-  ``error="insufficient_scope", scope="<required>"``; other codes ``{"error": "Forbidden"}``.
+  ``error="insufficient_scope", scope="<required>"``; ``UserPolicy``'s ``not_user_token``
+  ``{"error": "This endpoint only accepts user tokens"}`` and ``unauthorized_client``
+  ``{"error": "Unauthorized client"}`` (no challenge); other codes ``{"error": "Forbidden"}``.
 * ``KeySetUnavailableError`` and any other ``SvcAuthError`` → 503 ``{"error":
   "Authentication temporarily unavailable"}`` with ``Retry-After``, no challenge.
 
@@ -54,13 +56,16 @@ INVALID_TOKEN = "Invalid token"
 INVALID_REQUEST = "Invalid request"
 NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
 UNAUTHORIZED_SERVICE = "Unauthorized service"
+NOT_USER_TOKEN = "This endpoint only accepts user tokens"
+UNAUTHORIZED_CLIENT = "Unauthorized client"
 INSUFFICIENT_SCOPE = "Insufficient scope"
 FORBIDDEN = "Forbidden"
 UNAVAILABLE = "Authentication temporarily unavailable"
 
 _FORBIDDEN_MESSAGES: Mapping[str, str] = {
     "not_service_account": NOT_SERVICE_ACCOUNT,
-    "not_user_token": FORBIDDEN,
+    "not_user_token": NOT_USER_TOKEN,
+    "unauthorized_client": UNAUTHORIZED_CLIENT,
     "unauthorized_service": UNAUTHORIZED_SERVICE,
     "insufficient_scope": INSUFFICIENT_SCOPE,
 }
