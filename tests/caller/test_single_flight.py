@@ -150,3 +150,21 @@ def test_waiters_share_the_leaders_error_and_the_failure_is_not_cached() -> None
         src.token()
     assert getattr(first.value, "code", None) == "temporarily_unavailable"
     assert src.token() == token_value(2)  # next call asks again: nothing bad was cached
+
+
+def test_a_fetch_left_behind_by_a_closed_event_loop_does_not_block_later_callers() -> None:
+    endpoint, started = FakeTokenEndpoint(), threading.Event()
+
+    async def never(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    src = CachingTokenSource(make_source(endpoint, FakeClock(), async_handler=never))
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(src.atoken())
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert started.is_set() and not task.done()
+    loop.close()  # closed without cancelling: its fetch can never finish
+    assert src.token() == token_value(1)
+    assert endpoint.count == 1

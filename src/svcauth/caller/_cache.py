@@ -191,8 +191,15 @@ class CachingTokenSource:
 
     def _remembered(self, entry: _Entry, now: float) -> BaseException | None:
         if entry.failure is not None and now < entry.failure_until:
-            return entry.failure
+            # A fresh traceback each time: the remembered error is raised again and again.
+            return entry.failure.with_traceback(None)
         return None
+
+    @staticmethod
+    def _abandoned(entry: _Entry) -> bool:
+        """A fetch started by a task whose event loop has stopped will never finish."""
+        loop = entry.inflight_loop
+        return loop is not None and (loop.is_closed() or not loop.is_running())
 
     def _snapshot(self, token: Token) -> _Snapshot:
         p = self.policy
@@ -301,7 +308,7 @@ class CachingTokenSource:
             snap = entry.snap
             if now < snap.fresh_until:
                 self._snap = snap
-                if now >= snap.refresh_at and entry.inflight is None:
+                if now >= snap.refresh_at and (entry.inflight is None or self._abandoned(entry)):
                     fut = self._begin(entry, None)
                     threading.Thread(target=self._refresh_thread, args=(entry, fut, snap),
                                      name="svcauth-refresh", daemon=True).start()
@@ -310,7 +317,8 @@ class CachingTokenSource:
             if failure is not None:
                 raise failure
             # Waiting in this thread for a task of this thread's own loop would deadlock.
-            lead = entry.inflight is None or (here is not None and entry.inflight_loop is here)
+            lead = (entry.inflight is None or self._abandoned(entry)
+                    or (here is not None and entry.inflight_loop is here))
             joined = entry.inflight
             fut = joined if joined is not None and not lead else self._begin(entry, None)
         if lead:
@@ -330,16 +338,21 @@ class CachingTokenSource:
             snap = entry.snap
             if now < snap.fresh_until:
                 self._snap = snap
-                if now >= snap.refresh_at and entry.inflight is None:
+                if now >= snap.refresh_at and (entry.inflight is None or self._abandoned(entry)):
                     fut = self._begin(entry, loop)
                     self._spawn(loop, self._refresh_task(entry, fut, snap))
                 return snap.access_token
             failure = self._remembered(entry, now)
             if failure is not None:
                 raise failure
-            joining = entry.inflight
+            joining = None if self._abandoned(entry) else entry.inflight
             fut = joining if joining is not None else self._begin(entry, loop)
         if joining is None:
             self._spawn(loop, self._fetch_async(entry, fut))
-        result = await asyncio.wrap_future(fut)
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(fut), self._wait_timeout)
+        except TimeoutError:
+            raise TokenTransportError(
+                f"no token after waiting {self._wait_timeout:g} s for the fetch in flight"
+            ) from None
         return result.access_token
