@@ -70,7 +70,7 @@ CASES = [
     (ORDER, "cart-reminder-job", UNAUTHORIZED),
     (ORDER, "payment-provider", INVALID),      # its token is not for notification-service
     (ORDER, "reporting-job", INVALID),         # no role there, so not in aud either
-    (ORDER, "inventory-sync", SCOPE),          # notifications:read only
+    (ORDER, "inventory-sync", UNAUTHORIZED),   # not on the allow-list (checked before roles)
     (ORDER, "alice", NOT_SERVICE),             # a user token forwarded
     (ORDER, "none", NO_TOKEN),
     (ORDER, "expired", EXPIRED),
