@@ -42,7 +42,7 @@ def expected_refusals() -> dict[str, tuple[int, str]]:
         "reporting_job_token": (401, "Invalid token"),
         "expired_token": (401, "Token expired"),
         "tampered_token": (401, "Invalid token"),
-        "service_token_at_checkout": (403, "Forbidden"),
+        "service_token_at_checkout": (403, "This endpoint only accepts user tokens"),
     }
 
 

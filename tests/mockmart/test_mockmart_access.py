@@ -22,7 +22,7 @@ EXPIRED = (401, "Token expired")
 NOT_SERVICE = (403, "This endpoint only accepts service account tokens")
 UNAUTHORIZED = (403, "Unauthorized service")
 SCOPE = (403, "Insufficient scope")
-FORBIDDEN = (403, "Forbidden")
+NOT_USER = (403, "This endpoint only accepts user tokens")
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,8 @@ CASES = [
     (LIST, "none", NO_TOKEN),
     # shop-api checkout: storefront users only
     (CHECKOUT, "alice", (201, None)),
-    (CHECKOUT, "shop-api", FORBIDDEN),         # a service token is not a user
-    (CHECKOUT, "payment-provider", FORBIDDEN),
+    (CHECKOUT, "shop-api", NOT_USER),          # a service token is not a user
+    (CHECKOUT, "payment-provider", NOT_USER),
     (CHECKOUT, "none", NO_TOKEN),
     (CHECKOUT, "expired", EXPIRED),
     # the payment webhook: payment-provider with shop-api role webhooks:payment
