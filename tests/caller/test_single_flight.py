@@ -168,3 +168,16 @@ def test_a_fetch_left_behind_by_a_closed_event_loop_does_not_block_later_callers
     loop.close()  # closed without cancelling: its fetch can never finish
     assert src.token() == token_value(1)
     assert endpoint.count == 1
+
+
+def test_sources_with_different_credentials_never_share_a_token() -> None:
+    endpoint, clock, cache = FakeTokenEndpoint(), FakeClock(), TokenCache()
+    from svcauth import TokenEndpointError
+    from svcauth.caller import ClientSecretBasic
+
+    good = CachingTokenSource(make_source(endpoint, clock), cache=cache)
+    bad = CachingTokenSource(make_source(endpoint, clock, auth=ClientSecretBasic("wrong")), cache=cache)
+    assert good.token() == token_value(1)
+    with pytest.raises(TokenEndpointError) as info:
+        bad.token()
+    assert (info.value.code, endpoint.count, len(cache)) == ("invalid_client", 2, 2)
