@@ -113,6 +113,8 @@ def test_delay_fault_holds_the_answer(fresh_idp: DevIdP) -> None:
     fresh_idp.set_fault("certs", delay=5.0, times=1)
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(fresh_idp.jwks_uri, timeout=0.3)
+    assert fresh_idp.stats()["faults_served"] == {"certs": 1}
+    assert httpx.get(fresh_idp.jwks_uri, timeout=10).status_code == 200
 
 
 def test_stop_wakes_a_delayed_request(fresh_idp: DevIdP) -> None:
