@@ -333,11 +333,13 @@ class Store:
         return [Notification(*row) for row in rows]
 
 
-def open_store(database_url: str, *, base_dir: Path | None = None, clock: Clock = time.time) -> Store:
+def open_store(database_url: str, *, base_dir: Path | None = None, clock: Clock = time.time,
+               store_class: type[Store] = Store) -> Store:
     """Open (and create the schema of) the store ``database_url`` names.
 
     ``sqlite:///relative/path`` is relative to ``base_dir`` (default: the working directory),
     ``sqlite:////abs/path`` absolute; ``postgresql://`` / ``postgres://`` use psycopg 3.
+    ``store_class`` lets tests wrap a method (e.g. to simulate a crash).
     """
     backend: _Backend
     if database_url.startswith(("postgresql://", "postgres://")):
@@ -350,6 +352,6 @@ def open_store(database_url: str, *, base_dir: Path | None = None, clock: Clock 
         backend = _SQLite(path)
     else:
         raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
-    store = Store(backend, clock=clock)
+    store = store_class(backend, clock=clock)
     store.create_schema()
     return store
