@@ -4,9 +4,9 @@
 >>> from svcauth.fastapi import ServiceAuth, install_error_handlers
 >>> app = FastAPI()                                               # doctest: +SKIP
 >>> install_error_handlers(app)                                   # doctest: +SKIP
->>> service_auth = ServiceAuth(guard)                             # doctest: +SKIP
+>>> Caller = Annotated[ServiceIdentity, Depends(ServiceAuth(guard))]  # doctest: +SKIP
 >>> @app.post("/notifications")                                   # doctest: +SKIP
-... async def send(identity: ServiceIdentity = Depends(service_auth)): ...
+... async def send(caller: Caller): ...
 
 ``ServiceAuth`` is a FastAPI security scheme, so OpenAPI shows an HTTP ``bearer`` scheme
 (``bearerFormat: JWT``) on every route using it. Refusals are raised as
