@@ -10,8 +10,11 @@ One run, one Keycloak-like access token (~1 KB of claims) and one key per algori
 - joserfc, Authlib (``authlib.jose``) and PyJWT, each with a pre-imported key and the same
   exp/iss/aud checks.
 
-Each figure is the median over repeats (round-robin across implementations, so drift hits
-all alike) of the per-call time measured with ``perf_counter_ns``. Ratios are to the floor.
+Each time is the median over repeats of the per-call time of one short batch, measured with
+``perf_counter_ns``; batches of all implementations are interleaved, round after round, so
+load from elsewhere on the machine hits them alike. Each ratio is the median over rounds of
+(implementation batch / floor batch of the same round): a paired measure, steadier on a
+shared machine than a ratio of two medians.
 
     python bench/verify.py              # longer, steadier run; a table
     python bench/verify.py --quick --json   # one JSON object, in well under a minute
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import platform
+import random
 import statistics
 import sys
 import time
@@ -182,6 +187,11 @@ def setup(alg: str) -> tuple[str, dict[str, Callable[[str], Any]]]:
     return token, impls
 
 
+CLOCK: Callable[[], int] = time.perf_counter_ns
+"""The timer: ``perf_counter_ns`` (wall); ``--clock thread`` switches to ``thread_time_ns``
+(CPU time of this thread), which a busy shared machine disturbs far less."""
+
+
 def calibrate(fn: Callable[[str], Any], token: str, target_ns: int) -> int:
     """How many calls take about ``target_ns``."""
     n = 1
@@ -197,28 +207,44 @@ def calibrate(fn: Callable[[str], Any], token: str, target_ns: int) -> int:
 
 def per_call_ns(fn: Callable[[str], Any], token: str, n: int) -> float:
     """ns per call over one batch of ``n`` calls."""
-    start = time.perf_counter_ns()
+    clock = CLOCK
+    start = clock()
     for _ in range(n):
         fn(token)
-    return (time.perf_counter_ns() - start) / n
+    return (clock() - start) / n
 
 
 def measure(alg: str, repeats: int, target_ns: int) -> dict[str, float]:
+    """Median per-call time of each implementation, and its median paired ratio to the floor.
+
+    Batches are short (1-2 ms) and interleaved, in a shuffled order each round, so a burst of
+    load from elsewhere on the machine hits all implementations alike; each round gives one
+    ratio per implementation against the floor batch of the same round.
+    """
     token, impls = setup(alg)
     counts = {name: calibrate(impls[name], token, target_ns) for name in IMPLS}
     for name in IMPLS:  # warm-up
         per_call_ns(impls[name], token, counts[name])
     samples: dict[str, list[float]] = {name: [] for name in IMPLS}
-    for _ in range(repeats):
-        for name in IMPLS:
-            samples[name].append(per_call_ns(impls[name], token, counts[name]))
+    ratios: dict[str, list[float]] = {name: [] for name in IMPLS}
+    order = list(IMPLS)
+    shuffle = random.Random(7).shuffle
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            shuffle(order)  # no implementation always runs right after the same neighbour
+            for name in order:
+                samples[name].append(per_call_ns(impls[name], token, counts[name]))
+            for name in IMPLS:
+                ratios[name].append(samples[name][-1] / samples["floor"][-1])
+    finally:
+        gc.enable()
     out: dict[str, float] = {}
     for name in IMPLS:
         out[f"{name}_us"] = round(statistics.median(samples[name]) / 1000, 3)
-    floor = out["floor_us"]
     for name in IMPLS[1:]:
-        out[f"{name}_ratio"] = round(out[f"{name}_us"] / floor, 3)
-    out["cached_speedup_vs_floor"] = round(floor / out["svcauth_cached_us"], 1)
+        out[f"{name}_ratio"] = round(statistics.median(ratios[name]), 3)
+    out["cached_speedup_vs_floor"] = round(out["floor_us"] / out["svcauth_cached_us"], 1)
     return out
 
 
@@ -227,19 +253,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (<1 min)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--alg", action="append", choices=ALGS, help="only these algorithms")
+    parser.add_argument("--clock", choices=("perf", "thread"), default="perf",
+                        help="perf_counter_ns (default) or thread_time_ns (CPU time)")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.thread_time_ns if args.clock == "thread" else time.perf_counter_ns
     # The libraries warn about their own deprecations (authlib.jose, EdDSA); not our news.
     warnings.simplefilter("ignore")
-    repeats, target_ms = (15, 20) if args.quick else (41, 50)
+    repeats, target_ns = (200, 1_000_000) if args.quick else (1000, 2_000_000)
     started = time.perf_counter()
     results: dict[str, Any] = {}
     for alg in args.alg or ALGS:
-        results[alg] = measure(alg, repeats, target_ms * 1_000_000)
+        results[alg] = measure(alg, repeats, target_ns)
     rs_floor = results.get("RS256", {}).get("floor_us")
     summary = {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "repeats": repeats,
+        "clock": "thread_time_ns" if args.clock == "thread" else "perf_counter_ns",
+        "command": "python bench/verify.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seconds": round(time.perf_counter() - started, 1),
         "targets_met": {
             "uncached_le_1_10x_floor": all(r["svcauth_uncached_ratio"] <= 1.10
@@ -252,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({**results, "meta": summary}, indent=2))
         return 0
-    print(f"verify benchmark: median us per call over {repeats} repeats "
+    print(f"verify benchmark: median us per call over {repeats} rounds, {summary['clock']} "
           f"(Python {summary['python']}, {summary['machine']})\n")
     head = f"{'alg':<7}" + "".join(f"{n:>18}" for n in IMPLS)
     print(head)
