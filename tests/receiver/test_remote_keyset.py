@@ -148,6 +148,9 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
         "Content-Encoding": "gzip", "Content-Type": "application/json"}), "encoding"),
     ("connection refused", lambda r: (_ for _ in ()).throw(httpx.ConnectError("refused")),
      "unreachable"),
+    ("read timeout", lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("slow")),
+     "unreachable (ReadTimeout)"),
+    ("server error", lambda r: httpx.Response(500, text="boom"), "found 500"),
 ]
 
 
@@ -283,3 +286,26 @@ def test_from_discovery_reads_jwks_uri() -> None:
     client = httpx.Client(transport=httpx.MockTransport(handler))
     keys = RemoteKeySet.from_discovery(ISSUER, http_client=client)
     assert keys.jwks_uri == JWKS_URI and keys.get_key("k1", "RS256") is not None
+
+
+@pytest.mark.anyio
+async def test_async_verifier_end_to_end_with_refresh_ahead_and_stale_if_error() -> None:
+    from receiver_support import service_claims
+
+    realm = Realm()
+    realm.add_key("RS256", kid="k1")
+    endpoint = JwksEndpoint(realm.jwks())
+    mono = Clock(0.0)
+    keys = RemoteKeySet(JWKS_URI, issuer=ISSUER, clock=mono, max_age=600,
+                        async_http_client=endpoint.async_client())
+    verifier = Verifier(issuer=ISSUER, audience=AUDIENCE, key_set=keys, cache=None,
+                        clock=Clock())
+    token = realm.token(service_claims())
+    assert (await verifier.averify(token)).kid == "k1"
+    mono.advance(481)  # refresh ahead
+    await verifier.averify(token)
+    assert endpoint.requests == 2
+    endpoint.respond = lambda r: httpx.Response(503)
+    mono.advance(700)  # past max age, endpoint down: stale keys keep verifying
+    assert (await verifier.averify(token)).kid == "k1"
+    assert endpoint.requests == 3 and keys.stats["fetch_failures"] == 1
