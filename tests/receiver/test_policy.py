@@ -100,13 +100,20 @@ def test_identity_lists_roles_and_scopes() -> None:
 
 def test_rfc9068_rule_admits_sub_equal_client_id() -> None:
     claims = {"iss": "x", "sub": "billing", "client_id": "billing", "scope": "invoices:read"}
-    policy = ServicePolicy(service_account_rule="rfc9068", allowed_clients=["billing"],
+    policy = ServicePolicy(service_account_rule=ServicePolicy.RFC9068, allowed_clients=["billing"],
                            required_scopes=["invoices:read"])
     assert policy.authorize(claims).client_id == "billing"
     assert rfc9068_service_account(claims)
     with pytest.raises(ForbiddenError) as info:
         policy.authorize({**claims, "sub": "user-1"})
     assert info.value.code == "not_service_account"
+
+
+def test_rule_by_name() -> None:
+    policy = ServicePolicy(service_account_rule="rfc9068")
+    assert policy.authorize({"sub": "b", "client_id": "b"}).client_id == "b"
+    assert ServicePolicy(service_account_rule="keycloak").is_service_account is \
+        ServicePolicy.KEYCLOAK
 
 
 def test_callable_rule() -> None:

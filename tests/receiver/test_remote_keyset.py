@@ -309,3 +309,19 @@ async def test_async_verifier_end_to_end_with_refresh_ahead_and_stale_if_error()
     mono.advance(700)  # past max age, endpoint down: stale keys keep verifying
     assert (await verifier.averify(token)).kid == "k1"
     assert endpoint.requests == 3 and keys.stats["fetch_failures"] == 1
+
+
+@pytest.mark.anyio
+async def test_afrom_discovery_reads_jwks_uri() -> None:
+    realm = Realm()
+    realm.add_key("ES256", kid="e1")
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("openid-configuration"):
+            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": JWKS_URI,
+                                             "token_endpoint": ISSUER + "/token"})
+        return httpx.Response(200, json=realm.jwks())
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    keys = await RemoteKeySet.afrom_discovery(ISSUER, async_http_client=client)
+    assert await keys.aget_key("e1", "ES256") is not None and keys.fetch_count == 1

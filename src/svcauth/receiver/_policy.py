@@ -150,9 +150,15 @@ class ServicePolicy:
 
     Refusals are ``ForbiddenError`` with code ``not_service_account``,
     ``unauthorized_service`` or ``insufficient_scope`` (``required`` names what is missing).
-    ``service_account_rule`` is ``"keycloak"`` (``client_id`` == ``azp``), ``"rfc9068"``
-    (``sub`` == ``client_id``) or a callable on the claims.
+    ``service_account_rule`` is ``ServicePolicy.KEYCLOAK`` (the default, also spelled
+    ``"keycloak"``: ``client_id`` == ``azp``), ``ServicePolicy.RFC9068`` (``"rfc9068"``:
+    ``sub`` == ``client_id``) or any callable on the claims.
     """
+
+    KEYCLOAK: ServiceAccountRule = staticmethod(keycloak_service_account)
+    """Keycloak's service-account rule."""
+    RFC9068: ServiceAccountRule = staticmethod(rfc9068_service_account)
+    """RFC 9068's service-account rule."""
 
     def __init__(
         self,
@@ -160,7 +166,7 @@ class ServicePolicy:
         allowed_clients: Collection[str] | None = None,
         required_roles: Collection[str] = (),
         required_scopes: Collection[str] = (),
-        service_account_rule: str | ServiceAccountRule = "keycloak",
+        service_account_rule: str | ServiceAccountRule = keycloak_service_account,
     ) -> None:
         self.allowed_clients = _names(allowed_clients, "allowed_clients")
         """Client ids admitted, or ``None`` for any service account."""
