@@ -108,6 +108,14 @@ def _job(args: argparse.Namespace) -> int:
         return 0 if failed == 0 else 1
 
 
+def _keycloak_runner() -> bool:
+    try:
+        from svcauth.keycloak import LocalKeycloak  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fd", type=int, help="serve on this inherited listening socket")
     p.add_argument("--host", default="127.0.0.1", help="address to bind without --fd")
@@ -169,9 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         return _smtp_sink(args)
     if args.command == "job":
         return _job(args)
-    if args.idp == "keycloak":
-        # svcauth.keycloak has no public runner for a local Keycloak yet, and the stack
-        # drives only the embedded provider: say so instead of half-working.
+    if args.idp == "keycloak" and not _keycloak_runner():
         print(f"mockmart {args.command}: --idp keycloak is not yet available (no local "
               "Keycloak runner in svcauth.keycloak); use --idp dev", file=sys.stderr)
         return 2

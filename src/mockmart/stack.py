@@ -34,6 +34,51 @@ def _quiet(_: str) -> None:
     return None
 
 
+class KeycloakIdP:
+    """A real Keycloak (``svcauth.keycloak.LocalKeycloak``, start-dev, realm imported) behind
+    the members the stack uses. It has no request counters (``stats()`` is None) and cannot
+    mint tokens: the demo counts token requests at the callers instead."""
+
+    def __init__(self, realm_file: Path, env: Mapping[str, str], port: int,
+                 progress: Progress) -> None:
+        from svcauth.keycloak import KeycloakConfig, LocalKeycloak
+
+        self._kc = LocalKeycloak(KeycloakConfig(port=port, realm_files=(realm_file,),
+                                                env=dict(env)), progress=progress)
+        self.realm_name = "techstore"
+        """The realm (the realm file's)."""
+        self._started = False
+
+    def start(self) -> KeycloakIdP:
+        """Fetch (first time, cached after), start and wait until ready."""
+        self.realm_name = self._kc.start().realm
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop Keycloak and remove its instance home."""
+        self._kc.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return self._kc.endpoints.base_url
+
+    @property
+    def issuer(self) -> str:
+        """The realm's issuer."""
+        return self._kc.endpoints.issuer
+
+    @property
+    def token_endpoint(self) -> str:
+        """The realm's token endpoint."""
+        return self._kc.endpoints.token_endpoint
+
+    def stats(self) -> dict[str, Any] | None:
+        """Keycloak keeps no per-client counters here: None."""
+        return None
+
+
 def short_lifespan_realm(source: Path, target: Path, *, seconds: int,
                          clients: tuple[str, ...] | None = None) -> Path:
     """Write a copy of the realm file whose access tokens live ``seconds``: for ``clients``
@@ -75,16 +120,23 @@ class StackOptions:
     """Dispatcher backoff cap (seconds)."""
     fresh: bool = True
     """Remove databases, mail and logs a previous run left in ``run_dir`` first."""
+    idp: str = "dev"
+    """``dev`` (the embedded DevIdP, in this process) or ``keycloak`` (a real local one)."""
 
 
 class Stack:
     """The running system; a context manager that stops everything on exit."""
 
-    def __init__(self, options: StackOptions) -> None:
+    def __init__(self, options: StackOptions, progress: Progress = _quiet) -> None:
         self.options = options
         self.run_dir = options.run_dir
         self.mail_dir = options.run_dir / "mail"
-        self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
+        self.idp: Any
+        """The identity provider: a ``DevIdP`` or a :class:`KeycloakIdP`."""
+        if options.idp == "keycloak":
+            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress)
+        else:
+            self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
         self.shops: list[ServiceProcess] = []
@@ -102,7 +154,7 @@ class Stack:
         env = {
             "KEYCLOAK_URL": self.idp.base_url,
             "KEYCLOAK_PUBLIC_URL": self.idp.base_url,
-            "KEYCLOAK_REALM": self.idp.realm.name,
+            "KEYCLOAK_REALM": self.realm_name,
             "KEYCLOAK_AUTH_PATH": "",
             "KEYCLOAK_CLIENT_ID": client_id,
             "SMTP_HOST": "127.0.0.1",
@@ -115,6 +167,19 @@ class Stack:
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
         return env
+
+    @property
+    def realm_name(self) -> str:
+        """The realm every service uses."""
+        if isinstance(self.idp, DevIdP):
+            return self.idp.realm.name
+        name: str = self.idp.realm_name
+        return name
+
+    @property
+    def dev(self) -> bool:
+        """True on the embedded provider (which can mint tokens and count requests)."""
+        return isinstance(self.idp, DevIdP)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -129,7 +194,7 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         logs = self.run_dir / "logs"
         try:
-            progress("identity provider")
+            progress("identity provider" if self.dev else "Keycloak (tens of seconds)")
             self.idp.start()
             progress("SMTP sink")
             self.smtp = ServiceProcess(

@@ -56,14 +56,15 @@ def run_up(args: argparse.Namespace) -> int:
         print("mockmart up: only 127.0.0.1 is supported (dev secrets are published)",
               file=sys.stderr)
         return 2
-    stack = Stack(StackOptions(
-        run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
-        notification_port=args.notification_port, shop_port=args.shop_port))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
     def progress(part: str) -> None:
         print(f"starting MockMart: {part} ...", file=sys.stderr, flush=True)
+
+    stack = Stack(StackOptions(
+        run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
+        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp),
+        progress=progress)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     try:
         stack.start(progress)
