@@ -4,6 +4,9 @@ sockets against the services running as processes (one system for the whole modu
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -170,3 +173,25 @@ def test_notification_log_says_who_called_and_to_whom(running_stack: Any,
     (row,) = [r for r in rows if r["id"] == sent]
     assert (row["caller"], row["to"], row["orderId"], row["status"], row["requests"]) == (
         "shop-api", "alice@example.com", body["orderId"], "sent", 1)
+
+
+def test_scheduled_job_reminds_once_per_run_with_its_own_token(running_stack: Any) -> None:
+    def reminders() -> int:
+        return sum(1 for m in read_mailbox(running_stack.mail_dir)
+                   if m["X-MockMart-Kind"] == "reminder" and m["X-MockMart-Caller"]
+                   == "cart-reminder-job" and m["X-MockMart-Cart"] == "cart_alice")
+
+    before = reminders()
+    env = {**os.environ, **running_stack.service_env("cart-reminder-job")}
+    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "job", "cart-reminders",
+                           "--every", "0.2", "--runs", "2"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert reminders() - before == 2
+
+
+def test_webhook_for_an_unknown_order_is_404(running_stack: Any,
+                                             tokens: dict[str, str | None]) -> None:
+    response = _call(running_stack, *WEBHOOK, tokens["payment-provider"],
+                     {"orderId": "ord_nope", "status": "captured"})
+    assert (response.status_code, response.json()) == (404, {"error": "unknown_order"})
