@@ -100,8 +100,10 @@ class TokenEndpointError(TokenError):
         error_description: str | None = None,
         body: str = "",
         retry_after: float | None = None,
+        error_uri: str | None = None,
     ) -> None:
         self.status = status
+        self.error_uri = error_uri
         self.error = error
         self.error_description = error_description
         self.body = body[:BODY_CAP]

@@ -135,9 +135,8 @@ def parse_token_response(
         description = d[:300] if isinstance(d, str) and d else None
         error_uri = u[:300] if isinstance(u, str) and u else None
     lower = {k.lower(): v for k, v in headers.items()}
-    exc = TokenEndpointError(
+    raise TokenEndpointError(
         status=status, error=error, error_description=description, body=text,
         retry_after=parse_retry_after(lower.get("retry-after"), wall_now=wall_now),
+        error_uri=error_uri,
     )
-    exc.error_uri = error_uri  # type: ignore[attr-defined]
-    raise exc
