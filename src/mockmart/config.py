@@ -24,8 +24,16 @@ __all__ = [
     "dev_env",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout holding ``deploy/`` (MockMart is run from a source tree)."""
+def _repo_root() -> Path:
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (candidate / "deploy" / "keycloak" / "techstore-realm.json").is_file():
+            return candidate
+    return Path(__file__).resolve().parents[2]
+
+
+REPO_ROOT = _repo_root()
+"""The directory holding ``deploy/``: the working directory when it has one, else the source
+checkout this package lives in."""
 
 DEV_ENV_FILE = REPO_ROOT / "deploy" / "dev.env"
 REALM_FILE = REPO_ROOT / "deploy" / "keycloak" / "techstore-realm.json"
