@@ -36,7 +36,8 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     workdir = tmp_path_factory.mktemp("postgres")
     try:
-        done = subprocess.run([str(SCRIPT), "start", str(workdir)], capture_output=True,
+        done = subprocess.run([str(SCRIPT), "start", str(workdir), str(os.getpid())],
+                              capture_output=True,
                               text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _unavailable(f"scripts/postgres could not run: {exc}")
