@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -44,6 +45,18 @@ def _logging(stream: TextIO = sys.stdout) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _exit_with_parent() -> None:
+    """SIGTERM ourselves once the parent is gone (a killed ``up``/``demo``/test run)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -60,6 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
 
         app = shop_app(config, dispatcher=not args.no_dispatcher)
     sock = _listening(args)
+    if args.exit_with_parent:
+        _exit_with_parent()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                            lifespan="on", timeout_graceful_shutdown=10))
     server.run(sockets=[sock])
@@ -70,6 +85,8 @@ def _smtp_sink(args: argparse.Namespace) -> int:
     from .smtp_sink import serve_sink
 
     _logging()
+    if args.exit_with_parent:
+        _exit_with_parent()
     serve_sink(_listening(args), Path(args.mail_dir))
     return 0
 
@@ -120,6 +137,8 @@ def _add_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fd", type=int, help="serve on this inherited listening socket")
     p.add_argument("--host", default="127.0.0.1", help="address to bind without --fd")
     p.add_argument("--port", type=int, default=0, help="port to bind without --fd (0 = any)")
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="stop when the process that started this one is gone")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -81,7 +81,8 @@ class ServiceProcess:
         self.port = sock.getsockname()[1]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        argv = [sys.executable, "-m", "mockmart.cli", *self.argv, "--fd", str(sock.fileno())]
+        argv = [sys.executable, "-m", "mockmart.cli", *self.argv, "--fd", str(sock.fileno()),
+                "--exit-with-parent"]
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter, our argv)
                 argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

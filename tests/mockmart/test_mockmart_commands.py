@@ -119,3 +119,22 @@ def test_cart_reminder_job_fails_cleanly_without_notification_service(tmp_path: 
     assert done.returncode == 1
     assert "dev-cart-reminder-job-secret" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_children_stop_when_the_process_that_started_them_dies(tmp_path: Path) -> None:
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from mockmart.processes import ServiceProcess, wait_smtp\n"
+        f"p = ServiceProcess('smtp', ['smtp-sink', '--mail-dir', {str(tmp_path / 'mail')!r}],"
+        f" env={{}}, log_path=Path({str(tmp_path / 'sink.log')!r})).start()\n"
+        "wait_smtp(p.port, process=p)\n"
+        "print(p.pid, flush=True)\n"
+        "os._exit(0)\n")  # dies without stopping its child
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    child = int(done.stdout.strip())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{child}").exists()
