@@ -106,6 +106,8 @@ CASES: list[Case] = [
     ("typ JOSE", lambda r: r.token(header={"typ": "JOSE"}), "header_invalid"),
     ("typ not a string", lambda r: r.token(header={"typ": 1}), "header_invalid"),
     ("kid a number", lambda r: r.token(header={"kid": 7}), "header_invalid"),
+    ("kid null", lambda r: r.token(header={"kid": None}), "header_invalid"),
+    ("typ null", lambda r: r.token(header={"typ": None}), "header_invalid"),
     ("kid null is no kid but two keys", lambda r: raw_token({"alg": "RS256"}, _claims()),
      "key_not_found"),
     # key

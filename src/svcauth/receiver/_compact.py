@@ -114,7 +114,8 @@ def parse_header(raw: bytes, algorithms: frozenset[str]) -> HeaderInfo:
     """Decode and validate the header segment, in the documented order:
 
     JSON object → ``alg`` a string in ``algorithms`` → no ``crit`` → ``b64`` absent or true
-    → ``typ`` absent or JWT/at+jwt → ``kid`` absent or a string. ``jku``, ``x5u``, ``x5c``
+    → ``typ`` absent or JWT/at+jwt (case-insensitive, RFC 7515 §4.1.9) → ``kid`` absent or a
+    string (``null`` counts as present and is refused). ``jku``, ``x5u``, ``x5c``
     and ``jwk`` are ignored: keys come only from the configured key set.
     """
     header = json_object(segment(raw, "header"), "header")
@@ -131,12 +132,14 @@ def parse_header(raw: bytes, algorithms: frozenset[str]) -> HeaderInfo:
     if "b64" in header and header["b64"] is not True:
         raise invalid("header_invalid", "header b64: expected absent or true (RFC 7797 "
                       "unencoded payloads are not accepted)")
-    typ = header.get("typ")
-    if typ is not None and (type(typ) is not str or typ.lower() not in HEADER_TYPES):
-        raise invalid("header_invalid", "header typ: expected 'JWT' or 'at+jwt', found "
-                      f"{named(typ, frozenset())}")
+    # Present-but-null is not "absent": ``"typ": null`` and ``"kid": null`` are refused.
+    if "typ" in header:
+        typ = header["typ"]
+        if type(typ) is not str or typ.lower() not in HEADER_TYPES:
+            raise invalid("header_invalid", "header typ: expected 'JWT' or 'at+jwt', found "
+                          f"{named(typ, frozenset())}")
     kid = header.get("kid")
-    if kid is not None and type(kid) is not str:
+    if "kid" in header and type(kid) is not str:
         raise invalid("header_invalid", f"header kid: expected a string, found "
                       f"{type(kid).__name__}")
     return HeaderInfo(MappingProxyType(header), alg, kid)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -31,6 +32,7 @@ from ._verifier import Verifier
 __all__ = ["IntrospectionVerifier"]
 
 MAX_ANSWER_BYTES = 64 * 1024
+_NO_HEADER: Mapping[str, Any] = MappingProxyType({})
 
 
 def _unavailable(url: str, reason: str) -> KeySetUnavailableError:
@@ -177,7 +179,7 @@ class IntrospectionVerifier:
             check_audience(answer, self.audiences)
         if self.token_types is not None:
             check_token_type(answer, self.token_types)
-        claims = local if local is not None else Claims(answer, {}, None, None)
+        claims = local if local is not None else Claims(answer, _NO_HEADER, None, None)
         self.cache.put(token, claims, exp, None)
         return claims
 
