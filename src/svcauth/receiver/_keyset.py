@@ -55,12 +55,15 @@ class IndexedKeySet:
     issuer: str | None
 
     def lookup(self, kid: str | None, alg: str) -> KeyEntry | None:
+        """The entry for ``kid``/``alg`` when it is at hand without I/O, else ``None``."""
         raise NotImplementedError
 
     def resolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """The entry for ``kid``/``alg``, doing I/O if needed (blocking); raises on failure."""
         raise NotImplementedError
 
     async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """Async twin of :meth:`resolve`."""
         return self.resolve(kid, alg)
 
     def get_key(self, kid: str | None, alg: str) -> PublicKey:

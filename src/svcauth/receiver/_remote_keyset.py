@@ -58,6 +58,11 @@ class RemoteKeySet(IndexedKeySet):
     ``clock`` is a monotonic clock in seconds (inject one in tests). ``http_client`` /
     ``async_http_client`` are used when given (their redirects are still refused); otherwise
     a short-lived client is made per fetch. ``fetch_count`` and ``stats`` count fetches.
+
+    From async code use ``Verifier.averify`` (fetches then run on the event loop); the sync
+    ``verify`` fetches with a blocking client. Refresh ahead is done inline by the first
+    caller that finds the keys due (no background thread or task), which keeps tests and
+    shutdown simple; everyone else goes on with the current keys meanwhile.
     """
 
     def __init__(
