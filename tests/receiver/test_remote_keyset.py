@@ -325,3 +325,24 @@ async def test_afrom_discovery_reads_jwks_uri() -> None:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     keys = await RemoteKeySet.afrom_discovery(ISSUER, async_http_client=client)
     assert await keys.aget_key("e1", "ES256") is not None and keys.fetch_count == 1
+
+
+@pytest.mark.anyio
+async def test_a_task_waits_for_a_fetch_started_by_a_thread() -> None:
+    realm = Realm()
+    realm.add_key("RS256", kid="k1")
+    endpoint = JwksEndpoint(realm.jwks())
+    endpoint.release = threading.Event()
+    keys = RemoteKeySet(JWKS_URI, issuer=ISSUER, clock=Clock(), http_client=endpoint.client(),
+                        async_http_client=endpoint.async_client())
+    found: list[Any] = []
+    thread = threading.Thread(target=lambda: found.append(keys.get_key("k1", "RS256")))
+    thread.start()
+    assert endpoint.entered.wait(5)
+    task = asyncio.create_task(keys.aget_key("k1", "RS256"))
+    await asyncio.sleep(0)
+    assert not task.done()
+    endpoint.release.set()
+    assert await task is not None
+    thread.join(5)
+    assert found and endpoint.requests == 1 and keys.fetch_count == 1
