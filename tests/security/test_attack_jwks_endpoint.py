@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -367,3 +369,78 @@ def test_expired_token_is_refused_even_when_keys_are_stale() -> None:
     endpoint, mono = Endpoint(), Mono()
     v = verifier(endpoint.key_set(mono))
     assert code_of(v, mint(service_claims(exp=int(NOW) - 100))) == "token_expired"
+
+
+# -- a slow-drip endpoint: the per-fetch deadline bounds the whole fetch ------------------------
+
+
+class _Drip:
+    """A loopback server that answers one byte of its status line and headers every 0.2 s,
+    forever-ish (8 s): each read succeeds within any read timeout, only a deadline on the whole
+    fetch stops it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/certs"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(4096)
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 40:
+                    if self.stop.wait(0.2):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def drip() -> Iterator[_Drip]:
+    server = _Drip()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+# These two measure elapsed time, which the suite otherwise avoids: here the deadline *is* the
+# behaviour under test. The bound (4 s for a 0.5 s timeout, against 8 s of dripping) leaves a
+# wide margin for a loaded machine.
+
+
+def test_slow_drip_endpoint_is_cut_at_the_fetch_timeout(drip: _Drip) -> None:
+    v = verifier(RemoteKeySet(drip.uri, issuer=ISSUER, timeout=0.5))
+    started = time.monotonic()
+    assert code_of(v, mint()) == "jwks_unavailable"
+    assert time.monotonic() - started < 4.0
+
+
+@pytest.mark.anyio
+async def test_slow_drip_endpoint_is_cut_at_the_fetch_timeout_async(drip: _Drip) -> None:
+    v = verifier(RemoteKeySet(drip.uri, issuer=ISSUER, timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(KeySetUnavailableError):
+        await v.averify(mint())
+    assert time.monotonic() - started < 4.0

@@ -68,6 +68,10 @@ ROWS: list[Row] = [
     ("scope_prefix", lambda: bearer(service_claims(scope="email notifications.sendx")), {"required_scopes": ("notifications.send",)}, ForbiddenError, "insufficient_scope", ("notifications.send",)),
     ("scope_substring", lambda: bearer(service_claims(scope="notifications")), {"required_scopes": ("notifications.send",)}, ForbiddenError, "insufficient_scope", ("notifications.send",)),
     ("scope_as_list_in_scope_claim", lambda: bearer(service_claims(scope=["notifications.send"])), {"required_scopes": ("notifications.send",)}, ForbiddenError, "insufficient_scope", ("notifications.send",)),
+    # Role names are "<client>:<role>" strings; a client whose id holds a colon, or a client
+    # named "realm", must not be able to spell someone else's role.
+    ("client_role_spelling_the_required_role", lambda: bearer(service_claims(resource_access={"notification-service:notifications": {"roles": ["send"]}})), {}, ForbiddenError, "insufficient_scope", (REQUIRED_ROLE,)),
+    ("client_named_realm_spelling_a_realm_role", lambda: bearer(service_claims(resource_access={"realm": {"roles": ["admin"]}})), {"required_roles": ("realm:admin",)}, ForbiddenError, "insufficient_scope", ("realm:admin",)),
     ("role_and_scope_both_missing", lambda: bearer(service_claims(resource_access={})), {"required_scopes": ("notifications.send",)}, ForbiddenError, "insufficient_scope", (REQUIRED_ROLE, "notifications.send")),
     # the Authorization header
     ("no_header", lambda: None, {}, MissingTokenError, "token_missing", ()),
