@@ -49,12 +49,17 @@ def audiences(claims: dict[str, Any]) -> list[str]:
     return [aud] if isinstance(aud, str) else list(aud)
 
 
-def inventory_assertion(aud: Any, *, jti: str | None = None, lifetime: int = 30) -> str:
-    """A private_key_jwt client assertion of inventory-sync (RFC 7523)."""
-    key, _ = load_private_key(INVENTORY_KEY)
+def inventory_assertion(aud: Any, *, lifetime: int = 30, key: Any = None, drop: tuple[str, ...] = (),
+                        **override: Any) -> str:
+    """A private_key_jwt client assertion of inventory-sync (RFC 7523), signed with its dev key
+    unless ``key`` is given; ``override`` replaces claims, ``drop`` removes them."""
+    if key is None:
+        key, _ = load_private_key(INVENTORY_KEY)
     now = int(time.time())
     claims = {"iss": "inventory-sync", "sub": "inventory-sync", "aud": aud,
-              "jti": jti or str(uuid.uuid4()), "iat": now, "exp": now + lifetime}
+              "jti": str(uuid.uuid4()), "iat": now, "exp": now + lifetime, **override}
+    for name in drop:
+        claims.pop(name)
     return sign_compact(claims, key, "RS256", {"typ": "JWT"})
 
 
