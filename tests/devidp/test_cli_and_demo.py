@@ -1,4 +1,4 @@
-"""``svcauth devidp`` (parser and run) and the interim ``mockmart demo``."""
+"""``svcauth devidp``: its parser and run()."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from devidp_support import ENV_FILE, REALM_FILE, ROOT
+from devidp_support import ENV_FILE, REALM_FILE
 
 from svcauth._cli import _devidp
 
@@ -80,18 +80,4 @@ def test_run_prints_the_seed_curl_with_the_secret_elided(
         r"try: curl -X POST http://localhost:\d+/realms/techstore/protocol/openid-connect/"
         r"token -d grant_type=client_credentials -d client_id=shop-api -d client_secret=\.\.\.",
         line)
-    assert "dev-shop-api-secret" not in out
-
-
-def test_mockmart_demo_prints_a_verified_shop_api_token(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from mockmart.__main__ import main
-
-    monkeypatch.chdir(ROOT)
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "signature verified against the provider's JWKS" in out
-    assert "azp=shop-api client_id=shop-api aud=['notification-service', 'account'] " \
-           "preferred_username=service-account-shop-api" in out
-    assert '"notifications:send"' in out
     assert "dev-shop-api-secret" not in out
