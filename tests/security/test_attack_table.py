@@ -446,3 +446,45 @@ def test_noncanonical_builders_only_change_the_spelling() -> None:
     lenient = base64.urlsafe_b64decode(with_trailing_bits(p) + "==")
     assert lenient == base64.urlsafe_b64decode(p + "==")
     assert with_trailing_bits(p) != p
+
+
+def test_cached_verifier_gives_every_row_the_same_code_twice() -> None:
+    """The verified-token cache must not turn a refusal into an acceptance on a second try."""
+    cached = {}
+    for name, build, config, code in ROWS:
+        key = repr(sorted((k, repr(v)) for k, v in config.items()))
+        if key not in cached:
+            key_set = StaticKeySet(config.get("jwks", keys().jwks()), issuer=ISSUER)
+            options = {k: v for k, v in config.items() if k != "jwks"}
+            cached[key] = Verifier(issuer=ISSUER, audience=AUDIENCE, key_set=key_set, clock=clock,
+                                   **{"algorithms": ("RS256",), **options})
+        token = build()
+        for attempt in (1, 2):
+            with pytest.raises(InvalidTokenError) as info:
+                cached[key].verify(token)
+            assert info.value.code == code, (name, attempt, info.value.code)
+
+
+def test_cached_token_is_refused_once_its_expiry_passes() -> None:
+    now = [NOW]
+    v = Verifier(issuer=ISSUER, audience=AUDIENCE, clock=lambda: now[0],
+                 key_set=StaticKeySet(keys().jwks(), issuer=ISSUER))
+    token = claims_token(exp=int(NOW) + 60)
+    assert v.verify(token)["azp"] == "shop-api"
+    assert v.cache is not None and len(v.cache) == 1
+    now[0] = NOW + 60 + LEEWAY
+    with pytest.raises(InvalidTokenError) as info:
+        v.verify(token)
+    assert info.value.code == "token_expired"
+
+
+def test_token_accepted_inside_the_leeway_is_not_served_from_cache_later() -> None:
+    now = [NOW]
+    v = Verifier(issuer=ISSUER, audience=AUDIENCE, clock=lambda: now[0],
+                 key_set=StaticKeySet(keys().jwks(), issuer=ISSUER))
+    token = claims_token(exp=int(NOW) - 10)
+    assert v.verify(token)["azp"] == "shop-api"
+    now[0] = NOW + 25
+    with pytest.raises(InvalidTokenError) as info:
+        v.verify(token)
+    assert info.value.code == "token_expired"
