@@ -155,3 +155,19 @@ def test_real_server_survives_hostile_header_bytes(server_url: str) -> None:
                 continue  # the client itself refused to send it
             assert response.status_code in (400, 401), (value, response.status_code)
             assert set(response.json()) == {"error"}
+
+
+def test_include_code_adds_the_stable_code_to_the_body() -> None:
+    app = FastAPI()
+    install_error_handlers(app, include_code=True)
+    auth = ServiceAuth(make_guard(), scheme_name="ServiceToken")
+
+    @app.get("/x")
+    async def x(identity: Annotated[ServiceIdentity, Depends(auth)]) -> dict[str, str]:
+        return {"client_id": identity.client_id}
+
+    with TestClient(app) as c:
+        expired = c.get("/x", headers={"Authorization": "Bearer a.b.c"})
+        spec = c.get("/openapi.json").json()
+    assert expired.json() == {"error": "Invalid token", "code": "token_malformed"}
+    assert list(spec["components"]["securitySchemes"]) == ["ServiceToken"]
