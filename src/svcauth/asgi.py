@@ -65,6 +65,7 @@ class ServiceAuthMiddleware:
         self.include_code = include_code
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate ``http``/``websocket`` scopes, then call the wrapped app or refuse."""
         kind = scope.get("type")
         if kind not in ("http", "websocket") or scope.get("path") in self.exclude_paths:
             await self.app(scope, receive, send)

@@ -81,6 +81,7 @@ class ServiceAuth(SecurityBase, Generic[_I]):
         self.scheme_name = scheme_name or type(self).__name__
 
     async def __call__(self, request: HTTPConnection) -> Any:
+        """The guard's identity for this request, or :class:`AuthRefused`."""
         try:
             return await self.guard.aauthenticate(
                 request.headers.getlist("authorization"),

@@ -56,10 +56,12 @@ class ServiceUser(BaseUser):
 
     @property
     def is_authenticated(self) -> bool:
+        """Always true: only verified callers become a ``ServiceUser``."""
         return True
 
     @property
     def display_name(self) -> str:
+        """The caller's client id."""
         return str(getattr(self.identity, "client_id", "") or "")
 
 
@@ -101,6 +103,9 @@ class ServiceAuthBackend(AuthenticationBackend):
         self.exclude_paths = frozenset(exclude_paths)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        """Credentials and user for a verified caller; ``None`` for excluded paths (and for
+        requests without credentials when ``allow_anonymous``); otherwise raises
+        :class:`ServiceAuthenticationError`."""
         if conn.scope.get("path") in self.exclude_paths:
             return None
         try:

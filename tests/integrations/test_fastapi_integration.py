@@ -167,7 +167,7 @@ def test_include_code_adds_the_stable_code_to_the_body() -> None:
         return {"client_id": identity.client_id}
 
     with TestClient(app) as c:
-        expired = c.get("/x", headers={"Authorization": "Bearer a.b.c"})
+        refused = c.get("/x", headers={"Authorization": "Bearer a.b.c"})
         spec = c.get("/openapi.json").json()
-    assert expired.json() == {"error": "Invalid token", "code": "token_malformed"}
+    assert refused.json() == {"error": "Invalid token", "code": "token_malformed"}
     assert list(spec["components"]["securitySchemes"]) == ["ServiceToken"]
