@@ -210,3 +210,20 @@ def test_no_token_is_logged_by_starlette_or_asgi(
             asgi_client.post("/notifications", headers=case.headers())
     assert secrets_in(caplog.text) == []
     assert CHALLENGE  # the refusals above were produced (checked row by row elsewhere)
+
+
+def test_asgi_middleware_identity_reaches_request_state_of_a_starlette_app() -> None:
+    async def who(request: Request) -> JSONResponse:
+        return JSONResponse({"client_id": request.state.identity.client_id,
+                             "same": request.scope["auth"] is request.state.identity})
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    inner = Starlette(routes=[Route("/who", who), Route("/healthz", healthz)])
+    app = ServiceAuthMiddleware(inner, make_guard(), exclude_paths=("/healthz",))  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        assert c.get("/who", headers={"Authorization": f"Bearer {token()}"}).json() == {
+            "client_id": "shop-api", "same": True}
+        assert c.get("/who").status_code == 401
+        assert c.get("/healthz").status_code == 200
