@@ -20,7 +20,7 @@ from svcauth.keycloak._instance import (
     save_template,
     sweep_stale_homes,
 )
-from svcauth.keycloak._server import terminate_group
+from svcauth.keycloak._process import terminate_group
 
 
 @pytest.mark.parametrize(("text", "expected"), [

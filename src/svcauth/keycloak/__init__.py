@@ -14,7 +14,8 @@ from svcauth.keycloak._dist import (
 )
 from svcauth.keycloak._endpoints import KeycloakEndpoints
 from svcauth.keycloak._envfile import parse_env_text, read_env_file
-from svcauth.keycloak._server import KeycloakConfig, LocalKeycloak, free_port
+from svcauth.keycloak._process import free_port
+from svcauth.keycloak._server import KeycloakConfig, LocalKeycloak
 
 __all__ = [
     "DEFAULT_VERSION",

@@ -23,12 +23,8 @@ import httpx
 
 from svcauth._errors import SvcAuthError
 from svcauth.keycloak._dist import DEFAULT_VERSION, cache_root, ensure_distribution
-from svcauth.keycloak._server import (
-    KeycloakConfig,
-    LocalKeycloak,
-    group_rss_bytes,
-    terminate_group,
-)
+from svcauth.keycloak._process import group_rss_bytes, terminate_group
+from svcauth.keycloak._server import KeycloakConfig, LocalKeycloak
 
 _REPO = Path(__file__).resolve().parents[3]
 

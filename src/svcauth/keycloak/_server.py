@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,38 +35,18 @@ from svcauth.keycloak import _instance
 from svcauth.keycloak._dist import DEFAULT_VERSION, Distribution, Progress, ensure_distribution
 from svcauth.keycloak._endpoints import KeycloakEndpoints
 from svcauth.keycloak._envfile import read_env_file
+from svcauth.keycloak._process import (
+    free_port,
+    group_rss_bytes,
+    spawn_watchdog,
+    terminate_group,
+)
 
 START_FAILED = "keycloak_start_failed"
 """Error code: Keycloak was there but did not become ready (the message has the log tail)."""
 
-# Reads stdin until EOF (its parent died or closed the pipe), then stops the process group.
-_WATCHDOG = """
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-pgid = int(sys.argv[1])
-sys.stdin.buffer.read()
-def alive():
-    try:
-        os.killpg(pgid, 0)
-    except OSError:
-        return False
-    return True
-if alive():
-    os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + float(sys.argv[2])
-    while alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if alive():
-        os.killpg(pgid, signal.SIGKILL)
-"""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the usual small race applies)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
+PORT_IN_USE = "keycloak_port_in_use"
+"""Error code: Keycloak could not bind its HTTP or management port."""
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -182,12 +160,31 @@ class LocalKeycloak:
         return env
 
     def start(self) -> KeycloakEndpoints:
-        """Fetch if needed, launch, wait for readiness; return the endpoints."""
+        """Fetch if needed, launch, wait for readiness; return the endpoints.
+
+        With automatic ports, a port taken by someone else between choosing and binding it
+        (another instance starting at the same moment) is retried twice on new ports.
+        """
         if self._process is not None:
             return self.endpoints
         config = self.config
         self.distribution = ensure_distribution(config.version, cache=config.cache,
                                                 progress=self._progress)
+        attempts = 1 if config.port or config.management_port else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except SvcAuthError as exc:
+                if exc.code != PORT_IN_USE or attempt == attempts:
+                    raise
+                if self._home is not None:
+                    _instance.remove_home(self._home)
+                self._progress("  a port was taken meanwhile; retrying on new ports")
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> KeycloakEndpoints:
+        config = self.config
+        assert self.distribution is not None
         auth_path = normalize_auth_path(config.auth_path) or ""
         port = config.port or free_port()
         mgmt_port = config.management_port or free_port()
@@ -223,14 +220,13 @@ class LocalKeycloak:
             # Nobody owns a detached instance but itself: keep its home while it runs.
             (self._home / "owner.pid").write_text(f"{self._process.pid}\n")
         else:
-            self._watchdog = subprocess.Popen(  # noqa: S603 (this interpreter, fixed script)
-                [sys.executable, "-c", _WATCHDOG, str(self._process.pid),
-                 str(config.stop_timeout)], stdin=subprocess.PIPE, start_new_session=True)
+            self._watchdog = spawn_watchdog(self._process.pid, config.stop_timeout)
             atexit.register(self.stop)
         try:
             self._wait_ready(started)
         except BaseException:
-            self.stop()
+            # Keep the home (and its log) for a look; the next start sweeps it once we exit.
+            self._stop_process()
             raise
         self.startup_seconds = time.monotonic() - started
         _instance.save_template(self.distribution, self._home, key)
@@ -247,9 +243,11 @@ class LocalKeycloak:
             while True:
                 code = self._process.poll()
                 if code is not None:
+                    tail = _log_tail(self.log_path)
                     raise SvcAuthError(f"Keycloak exited with code {code} before it was ready; "
-                                       f"log {self.log_path}:\n{_log_tail(self.log_path)}",
-                                       code=START_FAILED)
+                                       f"log {self.log_path}:\n{tail}",
+                                       code=PORT_IN_USE if "Port already bound" in tail
+                                       else START_FAILED)
                 if self._ready(client, endpoints):
                     return
                 now = time.monotonic()
@@ -286,6 +284,11 @@ class LocalKeycloak:
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL after ``stop_timeout``; remove the home."""
+        self._stop_process()
+        if self._home is not None and not self.config.keep_home and not self._detach:
+            _instance.remove_home(self._home)
+
+    def _stop_process(self) -> None:
         process, self._process = self._process, None
         if process is not None:
             atexit.unregister(self.stop)
@@ -295,8 +298,6 @@ class LocalKeycloak:
             assert watchdog.stdin is not None
             watchdog.stdin.close()
             watchdog.wait(timeout=self.config.stop_timeout + 5)
-        if self._home is not None and not self.config.keep_home and not self._detach:
-            _instance.remove_home(self._home)
 
     def __enter__(self) -> LocalKeycloak:
         self.start()
@@ -305,53 +306,3 @@ class LocalKeycloak:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def terminate_group(pgid: int, timeout: float,
-                    process: subprocess.Popen[bytes] | None = None) -> bool:
-    """SIGTERM a process group, SIGKILL it after ``timeout``; True if it ended on SIGTERM."""
-    if not _group_alive(pgid):
-        return True
-    os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None:
-            process.poll()  # reap the leader so the group can disappear
-        if not _group_alive(pgid):
-            return True
-        time.sleep(0.1)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return True
-    if process is not None:
-        process.wait()
-    return False
-
-
-def group_rss_bytes(pgid: int) -> int:
-    """Sum of ``VmRSS`` over the processes of group ``pgid`` (Linux), in bytes."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
