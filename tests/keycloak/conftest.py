@@ -11,7 +11,8 @@ tests skip, except with ``CI=true``, where they fail. A Keycloak that is there b
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 from keycloak_support import ENV_FILE, REALM_FILE
@@ -31,11 +32,24 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def _start(auth_path: str) -> LocalKeycloak:
+def _progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Print download and start-up progress past pytest's output capture (a cold start takes
+    about a minute; a silent minute looks like a hang)."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def say(message: str) -> None:
+        with capture.global_and_fixture_disabled():
+            sys.stderr.write(f"\n[keycloak] {message}")
+            sys.stderr.flush()
+
+    return say
+
+
+def _start(auth_path: str, pytestconfig: pytest.Config) -> LocalKeycloak:
     config = KeycloakConfig(
         version=os.environ.get("SVCAUTH_KEYCLOAK_VERSION", DEFAULT_VERSION),
         auth_path=auth_path, realm_files=(REALM_FILE,), env_file=ENV_FILE)
-    server = LocalKeycloak(config)
+    server = LocalKeycloak(config, progress=_progress(pytestconfig))
     try:
         server.start()
     except SvcAuthError as exc:
@@ -52,10 +66,10 @@ def keycloak_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def keycloak() -> Iterator[KeycloakEndpoints]:
+def keycloak(pytestconfig: pytest.Config) -> Iterator[KeycloakEndpoints]:
     """A real Keycloak with the techstore realm imported: base_url, issuer, token_endpoint,
     admin_username/admin_password and the other URLs of :class:`KeycloakEndpoints`."""
-    server = _start("")
+    server = _start("", pytestconfig)
     try:
         yield server.endpoints
     finally:
@@ -63,9 +77,9 @@ def keycloak() -> Iterator[KeycloakEndpoints]:
 
 
 @pytest.fixture(scope="session")
-def keycloak_auth() -> Iterator[KeycloakEndpoints]:
+def keycloak_auth(pytestconfig: pytest.Config) -> Iterator[KeycloakEndpoints]:
     """A second, independent Keycloak under the legacy ``/auth`` path (started on first use)."""
-    server = _start("/auth")
+    server = _start("/auth", pytestconfig)
     try:
         yield server.endpoints
     finally:
