@@ -1,15 +1,11 @@
 """FastAPI: ``ServiceAuth`` over the test client and over a real uvicorn server on 127.0.0.1."""
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from integration_kit import (
@@ -21,6 +17,7 @@ from integration_kit import (
     secrets_in,
     token,
     unavailable_guard,
+    uvicorn_server,
 )
 
 from svcauth.fastapi import AuthRefused, ServiceAuth, install_error_handlers
@@ -115,25 +112,8 @@ def test_nothing_of_a_token_is_logged(client: TestClient, caplog: pytest.LogCapt
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(build_app(), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with uvicorn_server(build_app()) as url:
+        yield url
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

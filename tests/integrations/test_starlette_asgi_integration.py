@@ -17,6 +17,7 @@ from integration_kit import (
     secrets_in,
     token,
     unavailable_guard,
+    uvicorn_server,
 )
 from starlette.applications import Starlette
 from starlette.authentication import requires
@@ -227,3 +228,15 @@ def test_asgi_middleware_identity_reaches_request_state_of_a_starlette_app() -> 
             "client_id": "shop-api", "same": True}
         assert c.get("/who").status_code == 401
         assert c.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["starlette_backend", "asgi_middleware"])
+def test_every_answer_is_exact_over_a_real_uvicorn_server(kind: str) -> None:
+    import httpx
+
+    app: Any = starlette_app() if kind == "starlette_backend" else ServiceAuthMiddleware(bare_app, make_guard())  # type: ignore[arg-type]
+    with uvicorn_server(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        for case in CASES:
+            response = http.post("/notifications" + (f"?{case.query}" if case.query else ""),
+                                 headers=case.headers())
+            check(case, response.status_code, response.json(), response.headers)
