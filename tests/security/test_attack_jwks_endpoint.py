@@ -1,6 +1,6 @@
 """Attacks through the key set: kid floods, hostile or broken JWKS endpoints, keys that may
-not verify. The endpoint is an ``httpx.MockTransport`` (counting every request) or, for the
-50 MiB body, a real server on 127.0.0.1. Both clocks are injected; nothing sleeps.
+not verify. The endpoint is an ``httpx.MockTransport`` counting every request (real loopback
+servers: test_attack_jwks_servers.py). Both clocks are injected; nothing sleeps.
 """
 
 from __future__ import annotations
