@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from svcauth import InvalidRequestError, MissingTokenError, SvcAuthError
 from svcauth._jws import b64url_encode
 from svcauth.asgi import ServiceAuthMiddleware
-from svcauth.receiver import ServiceIdentity, ServicePolicy, StaticKeySet, Verifier
+from svcauth.receiver import RemoteKeySet, ServiceIdentity, ServicePolicy, StaticKeySet, Verifier
 from svcauth.receiver._bearer import parse_authorization
 from svcauth.receiver._guard import Guard
 from svcauth.receiver._rfc6750 import refusal_for
@@ -214,3 +214,45 @@ def test_asgi_middleware_never_answers_500(values: list[bytes], query: bytes, da
         assert status in (400, 401, 403), status
         assert set(json.loads(body)) == {"error"}
         assert reached == []
+
+
+jwk_like = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"kty": st.sampled_from(["RSA", "EC", "OKP", "oct", "", 1])},
+        optional={"kid": json_values | st.sampled_from(["rsa-techstore-1", "ec-1"]),
+                  "use": st.sampled_from(["sig", "enc", "", None, 1]),
+                  "alg": st.sampled_from(["RS256", "ES256", "EdDSA", "HS256", "none", None]),
+                  "crv": st.sampled_from(["P-256", "P-384", "Ed25519", "X25519", None]),
+                  "n": st.binary(max_size=300).map(b64url_encode) | json_values,
+                  "e": st.sampled_from(["AQAB", "AQ", "", "AA"]) | json_values,
+                  "x": st.binary(max_size=70).map(b64url_encode) | json_values,
+                  "y": st.binary(max_size=70).map(b64url_encode) | json_values,
+                  "key_ops": json_values, "d": st.just("AQAB")},
+    ),
+)
+jwks_bodies = st.one_of(
+    st.binary(max_size=400),
+    json_values.map(_dumps),
+    st.lists(jwk_like, max_size=4).map(lambda ks: _dumps({"keys": ks})),
+    st.lists(jwk_like, max_size=3).map(
+        lambda ks: _dumps({"keys": [*ks, *keys().jwks()["keys"]]})),
+)
+
+
+@FUZZ
+@given(jwks_bodies, st.sampled_from(["application/json", "text/html", "", "application/jwk-set+json"]),
+       signed_tokens())
+def test_any_jwks_body_yields_keys_or_jwks_unavailable(body: bytes, media: str, token: str) -> None:
+    import httpx
+
+    headers = {"Content-Type": media} if media else {}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body, headers=headers))
+    key_set = RemoteKeySet(ISSUER + "/certs", issuer=ISSUER,
+                           http_client=httpx.Client(transport=transport))
+    verifier = Verifier(issuer=ISSUER, audience=AUDIENCE, algorithms=ALGS, clock=clock,
+                        key_set=key_set, cache=None)
+    try:
+        verifier.verify(token)
+    except SvcAuthError as exc:
+        assert exc.code
