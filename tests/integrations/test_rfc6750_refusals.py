@@ -37,6 +37,10 @@ CASES = [
      R + ', error="invalid_token", error_description="The access token signature is invalid"'),
     ("wrong_audience", InvalidTokenError("x", code="audience_mismatch"), 401, "Invalid token",
      R + ', error="invalid_token", error_description="The access token is meant for another audience"'),
+    ("revoked_introspected", InvalidTokenError("x", code="token_inactive"), 401, "Invalid token",
+     R + ', error="invalid_token", error_description="The access token is no longer active"'),
+    ("unprocessable", InvalidTokenError("x", code="token_unprocessable"), 401, "Invalid token",
+     R + ', error="invalid_token", error_description="The access token is invalid"'),
     ("unknown_code", InvalidTokenError("x", code="something_new"), 401, "Invalid token",
      R + ', error="invalid_token", error_description="The access token is invalid"'),
     ("bare_auth_error", AuthError("x"), 401, "Invalid token",
@@ -84,9 +88,10 @@ def test_refusal_status_body_and_challenge(
 
 @pytest.mark.parametrize("error", [
     KeySetUnavailableError("jwks down"),
+    KeySetUnavailableError("introspection down", code="introspection_unavailable"),
     DiscoveryError("discovery down"),
     ConfigurationError("bad"),
-], ids=["jwks_unavailable", "discovery_failed", "config_invalid"])
+], ids=["jwks_unavailable", "introspection_unavailable", "discovery_failed", "config_invalid"])
 def test_receiver_side_outages_answer_503_with_retry_after(error: SvcAuthError) -> None:
     refusal = refusal_for(error)
     assert refusal.status == 503
