@@ -1,0 +1,205 @@
+"""The seed's checklist of service-to-service mistakes, as a linter over a realm-import file.
+
+Pure code: ``lint_realm(realm) -> list[Finding]`` on a :class:`RealmFile` loaded with its
+placeholders kept. Each finding names a rule id, the severity, the subject (a client id, a
+``user <name>`` or ``realm``) and the field, so the fix is one edit away. Rules:
+
+==================================  ========  =============================================
+rule id                             severity  finding
+==================================  ========  =============================================
+service-account-standard-flow       error     service-account client with the browser flow on
+service-account-implicit-flow       error     ... with the implicit flow on
+service-account-direct-grants       error     ... with direct access (password) grants on
+public-service-account              error     public client with a service account
+literal-secret                      error     a secret or password not an ``${ENV}`` placeholder
+token-lifespan                      error     service client's access tokens live over 15 min
+refresh-token-client-credentials    error     client_credentials.use_refresh_token is "true"
+audience-missing                    error     a caller's tokens would not carry its receiver
+audience-unknown-client             error     an audience mapper names no client of the file
+client-scopes-dropped               error     a ``clientScopes`` array drops built-in scopes
+wildcard-redirect                   error     a redirect URI with ``*``
+password-grant                      warning   a non-service client with direct access grants
+service-account-scope-missing       warning   ``defaultClientScopes`` without service_account
+==================================  ========  =============================================
+
+The audience rule, and why it is sound for what the file can show. A receiver X appears in a
+token's ``aud`` by two routes only: (a) the caller's service account holds a client role of X
+and the ``roles`` client scope (home of Keycloak's "audience resolve" mapper) reaches the
+token, or (b) the caller has an ``oidc-audience-mapper`` naming X whose ``access.token.claim``
+is not ``"false"``. A client C is a *caller* of X when the file links them: C's service
+account holds a role of X, or C carries an audience mapper naming X. For every such pair the
+linter checks that route (a) or (b) is effective: route (a) fails when C gives
+``defaultClientScopes`` without ``roles`` (or the realm's ``clientScopes`` array drops
+``roles``); route (b) fails when the mapper's ``access.token.claim`` is ``"false"``. A caller
+known only outside the file (a receiver's ``allowed_clients``) holds none of X's roles and has no
+mapper, so its tokens never carry X: the file cannot show that link, so it is not reported
+here; ``svcauth doctor`` checks it live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ._realm import RealmClient, RealmFile, is_placeholder
+
+ERROR = "error"
+WARNING = "warning"
+MAX_SERVICE_TOKEN_LIFESPAN = 900
+"""15 minutes: the longest access-token life the checklist allows for service clients."""
+
+BUILTIN_SCOPES = ("acr", "basic", "email", "profile", "roles", "service_account", "web-origins")
+"""Keycloak's built-in client scopes a service token relies on (``basic`` holds ``sub``,
+``roles`` the audience resolve, ``service_account`` the ``client_id`` claim)."""
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One broken checklist item."""
+
+    subject: str
+    """A client id, ``user <username>`` or ``realm``."""
+    field: str
+    """The field to fix, e.g. ``directAccessGrantsEnabled`` or ``attributes.access.token.lifespan``."""
+    rule: str
+    """The stable rule id (see the module docstring)."""
+    severity: str
+    """``error`` or ``warning``."""
+    message: str
+    """What was expected and what was found (never a secret value)."""
+
+    def line(self) -> str:
+        """``error [rule] subject: field: message``."""
+        return f"{self.severity} [{self.rule}] {self.subject}: {self.field}: {self.message}"
+
+
+def _flows(client: RealmClient) -> Iterator[Finding]:
+    rep = client.rep
+    if client.service_account:
+        for flag, rule, what in (
+            ("standardFlowEnabled", "service-account-standard-flow", "the browser (standard) flow"),
+            ("implicitFlowEnabled", "service-account-implicit-flow", "the implicit flow"),
+            ("directAccessGrantsEnabled", "service-account-direct-grants",
+             "direct access (password) grants"),
+        ):
+            # standardFlowEnabled defaults to true in Keycloak: absent counts as on.
+            if rep.get(flag, flag == "standardFlowEnabled") is True:
+                yield Finding(client.client_id, flag, rule, ERROR,
+                              f"expected false for a service-account client, found {what} on")
+        if client.public:
+            yield Finding(client.client_id, "publicClient", "public-service-account", ERROR,
+                          "expected a confidential client for a service account, found a public one")
+    elif rep.get("directAccessGrantsEnabled") is True:
+        yield Finding(client.client_id, "directAccessGrantsEnabled", "password-grant", WARNING,
+                      "direct access (password) grants are on: keep them for demos only")
+
+
+def _secrets(realm: RealmFile) -> Iterator[Finding]:
+    for client in realm.clients:
+        secret = client.rep.get("secret")
+        if secret is not None and not is_placeholder(secret):
+            yield Finding(client.client_id, "secret", "literal-secret", ERROR,
+                          "expected an ${ENV} placeholder, found a literal value")
+    for user in realm.raw.get("users") or ():
+        for i, cred in enumerate(user.get("credentials") or ()):
+            value = cred.get("value")
+            if value is not None and not is_placeholder(value):
+                yield Finding(f"user {user.get('username')}", f"credentials[{i}].value",
+                              "literal-secret", ERROR,
+                              "expected an ${ENV} placeholder, found a literal value")
+
+
+def _lifespan(realm: RealmFile, client: RealmClient) -> Iterator[Finding]:
+    if not client.service_account:
+        return
+    attrs = client.attributes
+    own = str(attrs.get("access.token.lifespan", "")).strip()
+    if own and own.lstrip("-").isdigit() and int(own) > 0:
+        if int(own) > MAX_SERVICE_TOKEN_LIFESPAN:
+            yield Finding(client.client_id, "attributes.access.token.lifespan", "token-lifespan",
+                          ERROR, f"expected at most {MAX_SERVICE_TOKEN_LIFESPAN} s, found {own} s")
+    elif realm.access_token_lifespan > MAX_SERVICE_TOKEN_LIFESPAN:
+        yield Finding(client.client_id, "accessTokenLifespan (realm)", "token-lifespan", ERROR,
+                      f"expected at most {MAX_SERVICE_TOKEN_LIFESPAN} s, found "
+                      f"{realm.access_token_lifespan} s from the realm and no client override")
+    if str(attrs.get("client_credentials.use_refresh_token", "")).lower() == "true":
+        yield Finding(client.client_id, "attributes.client_credentials.use_refresh_token",
+                      "refresh-token-client-credentials", ERROR,
+                      "expected \"false\": client credentials need no refresh token, found \"true\"")
+
+
+def _realm_scopes(realm: RealmFile) -> tuple[frozenset[str] | None, list[Finding]]:
+    scopes = realm.raw.get("clientScopes")
+    if not isinstance(scopes, list):
+        return None, []
+    names = frozenset(str(s.get("name")) for s in scopes if isinstance(s, dict))
+    missing = [s for s in BUILTIN_SCOPES if s not in names]
+    found = [Finding("realm", "clientScopes", "client-scopes-dropped", ERROR,
+                     f"a clientScopes array replaces Keycloak's built-in scopes on import; "
+                     f"missing: {', '.join(missing)} (put mappers on the clients instead)")]
+    return names, found if missing else []
+
+
+def _audience(realm: RealmFile, realm_scopes: frozenset[str] | None) -> Iterator[Finding]:
+    known = {c.client_id for c in realm.clients}
+    for client in realm.clients:
+        account = realm.service_accounts.get(client.client_id) if client.service_account else None
+        by_role = set(account.client_roles) if account else set()
+        by_mapper: dict[str, bool] = {}
+        for mapper in client.protocol_mappers:
+            if mapper.mapper_type != "oidc-audience-mapper":
+                continue
+            target = mapper.config.get("included.client.audience")
+            if not target:
+                continue
+            if target not in known:
+                yield Finding(client.client_id,
+                              f"protocolMappers[{mapper.name}].included.client.audience",
+                              "audience-unknown-client", ERROR,
+                              f"expected a client of this realm, found {target!r}")
+                continue
+            by_mapper[target] = by_mapper.get(target, False) or mapper.audience_client == target
+        scopes = client.default_client_scopes
+        roles_scope = ((scopes is None or "roles" in scopes)
+                       and (realm_scopes is None or "roles" in realm_scopes))
+        for receiver in sorted((by_role | set(by_mapper)) - {client.client_id}):
+            if by_mapper.get(receiver) or (receiver in by_role and roles_scope):
+                continue
+            field = ("defaultClientScopes" if receiver in by_role and scopes is not None
+                     and "roles" not in scopes else "protocolMappers")
+            yield Finding(client.client_id, field, "audience-missing", ERROR,
+                          f"expected {receiver!r} in this caller's aud, found no route: add the "
+                          f"'roles' default scope (its roles of {receiver} then add it) or an "
+                          f"oidc-audience-mapper with access.token.claim \"true\"")
+
+
+def _redirects(client: RealmClient) -> Iterator[Finding]:
+    for i, uri in enumerate(client.redirect_uris):
+        if "*" in uri:
+            yield Finding(client.client_id, f"redirectUris[{i}]", "wildcard-redirect", ERROR,
+                          f"expected an exact redirect URI, found the wildcard {uri!r}")
+
+
+def _service_scope(client: RealmClient) -> Iterator[Finding]:
+    scopes = client.default_client_scopes
+    if client.service_account and scopes is not None and "service_account" not in scopes:
+        yield Finding(client.client_id, "defaultClientScopes", "service-account-scope-missing",
+                      WARNING, "expected 'service_account' (the client_id claim), found it absent")
+
+
+def lint_realm(realm: RealmFile) -> list[Finding]:
+    """Every finding for ``realm`` (loaded with placeholders kept), sorted by subject/field."""
+    realm_scopes, findings = _realm_scopes(realm)
+    findings.extend(_secrets(realm))
+    findings.extend(_audience(realm, realm_scopes))
+    for client in realm.clients:
+        findings.extend(_flows(client))
+        findings.extend(_lifespan(realm, client))
+        findings.extend(_redirects(client))
+        findings.extend(_service_scope(client))
+    return sorted(findings)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    """True when any finding is an error (the CLI then exits 1)."""
+    return any(f.severity == ERROR for f in findings)
