@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .._errors import SvcAuthError
 
-_COMMANDS = ("token", "decode", "verify", "devidp")
+_COMMANDS = ("token", "decode", "verify", "devidp", "keycloak", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
