@@ -72,7 +72,8 @@ class ServiceAuthMiddleware:
             return
         try:
             identity = await self.guard.aauthenticate(
-                _authorization_values(scope), query_token=_has_query_token(scope)
+                _authorization_values(scope), query_token=_has_query_token(scope),
+                endpoint=f"{scope.get('method', 'WEBSOCKET')} {scope.get('path', '')}",
             )
         except SvcAuthError as error:
             if kind == "websocket":

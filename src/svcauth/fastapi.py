@@ -86,6 +86,7 @@ class ServiceAuth(SecurityBase, Generic[_I]):
             return await self.guard.aauthenticate(
                 request.headers.getlist("authorization"),
                 query_token="access_token" in request.query_params,
+                endpoint=f"{request.scope.get('method', 'WEBSOCKET')} {request.url.path}",
             )
         except SvcAuthError as error:
             self._check_handler(request)

@@ -58,6 +58,7 @@ def require_service(
                     identity = await guard.aauthenticate(
                         request.headers.getlist("Authorization"),
                         query_token="access_token" in request.args,
+                        endpoint=f"{request.method} {request.path}",
                     )
                 except SvcAuthError as error:
                     return _response(error, guard.realm, include_code)
@@ -72,6 +73,7 @@ def require_service(
                 identity = guard.authenticate(
                     request.headers.getlist("Authorization"),
                     query_token="access_token" in request.args,
+                    endpoint=f"{request.method} {request.path}",
                 )
             except SvcAuthError as error:
                 return _response(error, guard.realm, include_code)

@@ -112,6 +112,7 @@ class ServiceAuthBackend(AuthenticationBackend):
             identity = await self.guard.aauthenticate(
                 conn.headers.getlist("authorization"),
                 query_token="access_token" in conn.query_params,
+                endpoint=f"{conn.scope.get('method', 'WEBSOCKET')} {conn.url.path}",
             )
         except MissingTokenError as error:
             if self.allow_anonymous:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextvars
 import random
 import threading
 import time
@@ -22,6 +23,10 @@ from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
 from .._errors import TokenEndpointError, TokenTransportError
+from .._telemetry._metrics import instruments as _instruments
+from .._telemetry._records import FETCH_REASON
+from .._telemetry._state import STATE as _TELEMETRY
+from .._telemetry._tally import client_tally
 from ._policy import Backoff, RefreshPolicy
 from ._source import FetchingSource
 from ._token import Token
@@ -107,6 +112,10 @@ class CachingTokenSource:
     ``clock`` must be the clock the wrapped source stamps tokens with (taken from its
     ``clock`` attribute when omitted). Timing comes from ``policy`` (else from the source's
     ``config``); ``sleep``/``asleep`` pace background refresh retries.
+
+    Telemetry (:mod:`svcauth.telemetry`): with it on when the source is built, ``token()``
+    and ``atoken()`` are the counting twins of the hot path (one ``int`` increment per hit);
+    off, the hot path is the uninstrumented one. Fetches get a span, never hits.
     """
 
     def __init__(
@@ -134,6 +143,15 @@ class CachingTokenSource:
         self._snap = _EMPTY
         self._entry: _Entry | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        client_id = getattr(config, "client_id", None)
+        self._tally = client_tally(client_id if isinstance(client_id, str) else "unknown")
+        if _TELEMETRY.enabled:
+            _instruments()
+            self._tally.sources.add(self)
+            # Instance attributes shadow the methods: the counting hot path costs nothing
+            # to the uninstrumented build (setattr keeps mypy from objecting to the rebind).
+            setattr(self, "token", self._token_counted)  # noqa: B010
+            setattr(self, "atoken", self._atoken_counted)  # noqa: B010
 
     def __repr__(self) -> str:
         return f"CachingTokenSource({self._source!r})"
@@ -154,6 +172,22 @@ class CachingTokenSource:
             return snap.access_token
         return await self._atoken_slow()
 
+    def _token_counted(self) -> str:
+        """:meth:`token` counting cache hits (telemetry on)."""
+        snap = self._snap
+        if self._clock() < snap.refresh_at:
+            self._tally.hits += 1
+            return snap.access_token
+        return self._token_slow()
+
+    async def _atoken_counted(self) -> str:
+        """:meth:`atoken` counting cache hits (telemetry on)."""
+        snap = self._snap
+        if self._clock() < snap.refresh_at:
+            self._tally.hits += 1
+            return snap.access_token
+        return await self._atoken_slow()
+
     def invalidate(self, access_token: str) -> None:
         """Drop ``access_token`` if it is the cached one; the next call fetches anew."""
         entry = self._entry
@@ -168,6 +202,12 @@ class CachingTokenSource:
         """The cached token, fresh or not, without fetching (for diagnostics)."""
         entry = self._entry
         return entry.snap.token if entry is not None else None
+
+    def remaining_lifetime(self) -> float | None:
+        """Seconds until the cached token expires (negative once expired), ``None`` when
+        nothing is cached; read by the remaining-lifetime metric, never on the hot path."""
+        token = self.cached()
+        return None if token is None else token.expires_at - self._clock()
 
     # -- slow path helpers --
 
@@ -225,7 +265,8 @@ class CachingTokenSource:
             assert exc is not None
             fut.set_exception(exc)
 
-    def _fetch_sync(self, entry: _Entry, fut: cf.Future[_Snapshot]) -> None:
+    def _fetch_sync(self, entry: _Entry, fut: cf.Future[_Snapshot], reason: str = "miss") -> None:
+        reset = FETCH_REASON.set(reason)  # the fetch span's svcauth.cache.outcome
         try:
             token = self._source.fetch()
         except BaseException as exc:
@@ -233,9 +274,13 @@ class CachingTokenSource:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            FETCH_REASON.reset(reset)
         self._settle(entry, fut, token, None)
 
-    async def _fetch_async(self, entry: _Entry, fut: cf.Future[_Snapshot]) -> None:
+    async def _fetch_async(self, entry: _Entry, fut: cf.Future[_Snapshot],
+                           reason: str = "miss") -> None:
+        FETCH_REASON.set(reason)  # this task's own context
         try:
             token = await self._source.afetch()
         except asyncio.CancelledError:
@@ -267,7 +312,7 @@ class CachingTokenSource:
     def _refresh_thread(self, entry: _Entry, fut: cf.Future[_Snapshot], old: _Snapshot) -> None:
         attempt = 0
         while True:
-            self._fetch_sync(entry, fut)
+            self._fetch_sync(entry, fut, "refresh_ahead")
             wait = self._retry_wait(entry, fut, attempt)
             if wait is None:
                 return
@@ -282,7 +327,7 @@ class CachingTokenSource:
         attempt = 0
         loop = asyncio.get_running_loop()
         while True:
-            await self._fetch_async(entry, fut)
+            await self._fetch_async(entry, fut, "refresh_ahead")
             wait = self._retry_wait(entry, fut, attempt)
             if wait is None:
                 return
@@ -310,25 +355,36 @@ class CachingTokenSource:
                 self._snap = snap
                 if now >= snap.refresh_at and (entry.inflight is None or self._abandoned(entry)):
                     fut = self._begin(entry, None)
-                    threading.Thread(target=self._refresh_thread, args=(entry, fut, snap),
+                    # The caller's context goes along: the refresh span joins its trace.
+                    threading.Thread(target=contextvars.copy_context().run,
+                                     args=(self._refresh_thread, entry, fut, snap),
                                      name="svcauth-refresh", daemon=True).start()
+                    self._tally.refresh_ahead += 1
+                else:
+                    self._tally.hits += 1
                 return snap.access_token
             failure = self._remembered(entry, now)
             if failure is not None:
+                self._tally.failures += 1
                 raise failure
             # Waiting in this thread for a task of this thread's own loop would deadlock.
             lead = (entry.inflight is None or self._abandoned(entry)
                     or (here is not None and entry.inflight_loop is here))
             joined = entry.inflight
             fut = joined if joined is not None and not lead else self._begin(entry, None)
+        self._tally.misses += 1
         if lead:
             self._fetch_sync(entry, fut)
         try:
             return fut.result(timeout=self._wait_timeout).access_token
         except cf.TimeoutError:
+            self._tally.failures += 1
             raise TokenTransportError(
                 f"no token after waiting {self._wait_timeout:g} s for the fetch in flight"
             ) from None
+        except BaseException:
+            self._tally.failures += 1
+            raise
 
     async def _atoken_slow(self) -> str:
         entry = self._current_entry()
@@ -341,18 +397,27 @@ class CachingTokenSource:
                 if now >= snap.refresh_at and (entry.inflight is None or self._abandoned(entry)):
                     fut = self._begin(entry, loop)
                     self._spawn(loop, self._refresh_task(entry, fut, snap))
+                    self._tally.refresh_ahead += 1
+                else:
+                    self._tally.hits += 1
                 return snap.access_token
             failure = self._remembered(entry, now)
             if failure is not None:
+                self._tally.failures += 1
                 raise failure
             joining = None if self._abandoned(entry) else entry.inflight
             fut = joining if joining is not None else self._begin(entry, loop)
+        self._tally.misses += 1
         if joining is None:
             self._spawn(loop, self._fetch_async(entry, fut))
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(fut), self._wait_timeout)
         except TimeoutError:
+            self._tally.failures += 1
             raise TokenTransportError(
                 f"no token after waiting {self._wait_timeout:g} s for the fetch in flight"
             ) from None
+        except BaseException:
+            self._tally.failures += 1
+            raise
         return result.access_token

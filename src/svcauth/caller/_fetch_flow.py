@@ -119,9 +119,11 @@ def _post_args(request: TokenRequest) -> dict[str, object]:
 
 
 def run_sync(
-    flow: FetchFlow, client: httpx.Client, sleep: Callable[[float], None] = time.sleep
+    flow: FetchFlow, client: httpx.Client, sleep: Callable[[float], None] = time.sleep,
+    observe: Callable[[int | None], None] | None = None,
 ) -> Token:
-    """Drive ``flow`` with a blocking ``httpx.Client``."""
+    """Drive ``flow`` with a blocking ``httpx.Client``; ``observe`` hears each attempt's
+    HTTP status (``None``: no answer)."""
     step = next(flow)
     while True:
         outcome: Outcome = None
@@ -133,6 +135,8 @@ def run_sync(
                     outcome = _answer(client.post(step.url, **_post_args(step)))  # type: ignore[arg-type]
                 except httpx.HTTPError as exc:
                     outcome = _failure(exc)
+                if observe is not None:
+                    observe(outcome.status if isinstance(outcome, HttpAnswer) else None)
             step = flow.send(outcome)
         except StopIteration as stop:
             token: Token = stop.value
@@ -142,8 +146,9 @@ def run_sync(
 async def run_async(
     flow: FetchFlow, client: httpx.AsyncClient,
     sleep: Callable[[float], object] = asyncio.sleep,
+    observe: Callable[[int | None], None] | None = None,
 ) -> Token:
-    """Drive ``flow`` with an ``httpx.AsyncClient``."""
+    """Drive ``flow`` with an ``httpx.AsyncClient``; ``observe`` as in :func:`run_sync`."""
     step = next(flow)
     while True:
         outcome: Outcome = None
@@ -155,6 +160,8 @@ async def run_async(
                     outcome = _answer(await client.post(step.url, **_post_args(step)))  # type: ignore[arg-type]
                 except httpx.HTTPError as exc:
                     outcome = _failure(exc)
+                if observe is not None:
+                    observe(outcome.status if isinstance(outcome, HttpAnswer) else None)
             step = flow.send(outcome)
         except StopIteration as stop:
             token: Token = stop.value

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
+from .._telemetry._records import token_fetch
 from ._config import ClientConfig
 from ._fetch_flow import FetchFlow, fetch_flow, run_async, run_sync
 from ._policy import Backoff
@@ -140,13 +141,15 @@ class ClientCredentialsSource:
 
     def fetch(self) -> Token:
         """Ask the token endpoint for a new token (blocking, with retries)."""
-        self.resolve()
-        return run_sync(self.flow(), self._client(), self._sleep)
+        config = self.resolve()
+        with token_fetch(config.client_id, config.token_endpoint or "") as record:
+            return run_sync(self.flow(), self._client(), self._sleep, record.answer)
 
     async def afetch(self) -> Token:
         """Ask the token endpoint for a new token (asyncio, with retries)."""
-        await self.aresolve()
-        return await run_async(self.flow(), self._aclient(), self._asleep)
+        config = await self.aresolve()
+        with token_fetch(config.client_id, config.token_endpoint or "") as record:
+            return await run_async(self.flow(), self._aclient(), self._asleep, record.answer)
 
     def close(self) -> None:
         """Close the sync client this source created or was given."""

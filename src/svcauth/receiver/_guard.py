@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._errors import InvalidTokenError, SvcAuthError
+from .._telemetry._audit import audit as _audit_line
 from ._bearer import parse_authorization
 
 __all__ = ["AuthDecision", "Guard"]
@@ -48,6 +49,8 @@ class AuthDecision:
     """The HTTP status the refusal maps to (200 when allowed)."""
     client_id: str | None
     """The caller's client id when known (allowed requests and policy refusals)."""
+    endpoint: str | None = None
+    """``METHOD /path`` of the request when the integration said (never the query)."""
 
 
 def _client_id(identity: object) -> str | None:
@@ -63,7 +66,8 @@ class Guard(Generic[_I]):
 
     ``realm`` is the ``WWW-Authenticate`` realm integrations announce. ``audit``, when given,
     is called with an :class:`AuthDecision` for every request (its own failures are logged
-    and ignored, never turned into a refusal or a 500).
+    and ignored, never turned into a refusal or a 500). Every decision is also one JSON line
+    on logger ``svcauth.audit`` (see :mod:`svcauth.telemetry`), whatever ``audit`` is.
     """
 
     def __init__(
@@ -80,56 +84,63 @@ class Guard(Generic[_I]):
         self.audit = audit
 
     def authenticate(
-        self, authorization: str | Sequence[str] | None, *, query_token: bool = False
+        self, authorization: str | Sequence[str] | None, *, query_token: bool = False,
+        endpoint: str | None = None,
     ) -> _I:
         """The caller's identity, or an :class:`~svcauth.AuthError` /
         :class:`~svcauth.KeySetUnavailableError` saying why not.
 
         ``authorization`` is every ``Authorization`` header value of the request;
-        ``query_token`` whether an ``access_token`` query parameter came too.
+        ``query_token`` whether an ``access_token`` query parameter came too; ``endpoint``
+        (``METHOD /path``) goes into the audit line.
         Blocking (a JWKS fetch may happen): async code calls :meth:`aauthenticate`.
         """
         try:
             token = parse_authorization(authorization, query_token=query_token)
             identity = self.policy.authorize(self.verifier.verify(token))
         except SvcAuthError as exc:
-            self._record_refusal(exc)
+            self._record_refusal(exc, endpoint)
             raise
         except Exception as exc:
-            raise self._unexpected(exc) from None
-        self._record(AuthDecision(True, None, 200, _client_id(identity)))
+            raise self._unexpected(exc, endpoint) from None
+        self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
         return identity
 
     async def aauthenticate(
-        self, authorization: str | Sequence[str] | None, *, query_token: bool = False
+        self, authorization: str | Sequence[str] | None, *, query_token: bool = False,
+        endpoint: str | None = None,
     ) -> _I:
         """Async twin of :meth:`authenticate`; never blocks the event loop."""
         try:
             token = parse_authorization(authorization, query_token=query_token)
             identity = self.policy.authorize(await self.verifier.averify(token))
         except SvcAuthError as exc:
-            self._record_refusal(exc)
+            self._record_refusal(exc, endpoint)
             raise
         except Exception as exc:
-            raise self._unexpected(exc) from None
-        self._record(AuthDecision(True, None, 200, _client_id(identity)))
+            raise self._unexpected(exc, endpoint) from None
+        self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
         return identity
 
-    def _unexpected(self, exc: Exception) -> InvalidTokenError:
+    def _unexpected(self, exc: Exception, endpoint: str | None) -> InvalidTokenError:
         # Fail closed without a traceback: an input the verifier did not foresee is an
         # invalid token, not a 500. Only the exception type is logged (its message might
         # quote the input).
         log.error("svcauth: unexpected %s while verifying a token; refused as invalid_token",
                   type(exc).__name__)
         error = InvalidTokenError("the token could not be processed", code="token_unprocessable")
-        self._record_refusal(error)
+        self._record_refusal(error, endpoint)
         return error
 
-    def _record_refusal(self, exc: SvcAuthError) -> None:
+    def _record_refusal(self, exc: SvcAuthError, endpoint: str | None) -> None:
         status = int(getattr(exc, "status", 503))
-        self._record(AuthDecision(False, exc.code, status, _client_id(exc)))
+        self._record(AuthDecision(False, exc.code, status, _client_id(exc), endpoint))
 
     def _record(self, decision: AuthDecision) -> None:
+        try:
+            _audit_line(decision)
+        except Exception as exc:
+            log.warning("svcauth: audit log failed with %s", type(exc).__name__)
         if self.audit is None:
             return
         try:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from .._errors import KeySetUnavailableError
+from .._telemetry._records import jwks_fetch
 
 ACCEPT = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": "identity"}
 
@@ -67,7 +68,16 @@ def _too_big(url: str, max_bytes: int) -> KeySetUnavailableError:
 def get_jwks(
     url: str, *, client: httpx.Client | None, timeout: float, max_bytes: int
 ) -> dict[str, Any]:
-    """GET ``url`` (blocking) under the rules above."""
+    """GET ``url`` (blocking) under the rules above, in span ``svcauth.jwks.fetch``."""
+    with jwks_fetch(url) as record:
+        document = _get_jwks(url, client=client, timeout=timeout, max_bytes=max_bytes)
+        record.document(document)
+    return document
+
+
+def _get_jwks(
+    url: str, *, client: httpx.Client | None, timeout: float, max_bytes: int
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
@@ -92,7 +102,16 @@ def get_jwks(
 async def aget_jwks(
     url: str, *, client: httpx.AsyncClient | None, timeout: float, max_bytes: int
 ) -> dict[str, Any]:
-    """GET ``url`` (asyncio) under the rules above."""
+    """GET ``url`` (asyncio) under the rules above, in span ``svcauth.jwks.fetch``."""
+    with jwks_fetch(url) as record:
+        document = await _aget_jwks(url, client=client, timeout=timeout, max_bytes=max_bytes)
+        record.document(document)
+    return document
+
+
+async def _aget_jwks(
+    url: str, *, client: httpx.AsyncClient | None, timeout: float, max_bytes: int
+) -> dict[str, Any]:
     http = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
     try:
         async with asyncio.timeout(timeout):

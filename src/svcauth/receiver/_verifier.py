@@ -25,6 +25,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._errors import ConfigurationError
+from .._telemetry._records import verification
+from .._telemetry._state import STATE as _TELEMETRY
+from .._telemetry._tally import caches as _followed_caches
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._compact import (
@@ -146,6 +149,8 @@ class Verifier:
             cache.owner = self
         self.cache = cache
         """The verified-token cache, or ``None``."""
+        if cache is not None:
+            _followed_caches.add(cache)  # its hits/misses feed the metrics, read lazily
         self._headers: dict[bytes, HeaderInfo] = {}
 
     def __repr__(self) -> str:
@@ -209,7 +214,15 @@ class Verifier:
         if cache is not None and type(token) is str:
             hit = cache.get(token)
             if hit is not None:
-                return hit
+                return hit  # counted by the cache; no span on a hit
+        if not _TELEMETRY.enabled:
+            return self._verify_uncached(token)
+        with verification() as record:
+            claims = self._verify_uncached(token)
+            record.caller = claims.azp or claims.client_id
+        return claims
+
+    def _verify_uncached(self, token: str) -> Claims:
         info, payload, signature, signing_input = self._front(token)
         entry = self._lookup(info.kid, info.alg) or self._resolve(info.kid, info.alg)
         return self._back(token, info, payload, signature, signing_input, entry)
@@ -221,6 +234,14 @@ class Verifier:
             hit = cache.get(token)
             if hit is not None:
                 return hit
+        if not _TELEMETRY.enabled:
+            return await self._averify_uncached(token)
+        with verification() as record:
+            claims = await self._averify_uncached(token)
+            record.caller = claims.azp or claims.client_id
+        return claims
+
+    async def _averify_uncached(self, token: str) -> Claims:
         info, payload, signature, signing_input = self._front(token)
         entry = self._lookup(info.kid, info.alg) or await self._aresolve(info.kid, info.alg)
         return self._back(token, info, payload, signature, signing_input, entry)
