@@ -32,8 +32,20 @@ bench: $(STAMP)
 	$(PY) bench/verify.py
 	$(PY) bench/caller.py
 
+FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
+	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check atheris
+	$(PY) tests/fuzz/run_atheris.py all --seconds $(FUZZ_SECONDS)
 	$(PY) -m pytest tests/fuzz -p no:cacheprovider --hypothesis-profile=fuzz
+
+.PHONY: bench-load soak
+BENCH_LOAD_ARGS ?=
+bench-load: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || sudo -n apt-get install -y wrk >/dev/null 2>&1 || echo "wrk not installable here: bench/load.py uses its httpx load loop"
+	$(PY) bench/load.py $(BENCH_LOAD_ARGS)
+
+soak: $(STAMP)
+	SVCAUTH_SOAK=1 $(PY) -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
