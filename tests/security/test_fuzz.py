@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 from attack_kit import AUDIENCE, ISSUER, clock, keys, raw_segment, segment, service_claims, sign_raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -240,16 +241,17 @@ jwks_bodies = st.one_of(
 )
 
 
+_SERVED: dict[str, Any] = {}
+_JWKS_CLIENT = httpx.Client(transport=httpx.MockTransport(
+    lambda request: httpx.Response(200, content=_SERVED["body"], headers=_SERVED["headers"])))
+
+
 @FUZZ
 @given(jwks_bodies, st.sampled_from(["application/json", "text/html", "", "application/jwk-set+json"]),
        signed_tokens())
 def test_any_jwks_body_yields_keys_or_jwks_unavailable(body: bytes, media: str, token: str) -> None:
-    import httpx
-
-    headers = {"Content-Type": media} if media else {}
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body, headers=headers))
-    key_set = RemoteKeySet(ISSUER + "/certs", issuer=ISSUER,
-                           http_client=httpx.Client(transport=transport))
+    _SERVED.update(body=body, headers={"Content-Type": media} if media else {})
+    key_set = RemoteKeySet(ISSUER + "/certs", issuer=ISSUER, http_client=_JWKS_CLIENT)
     verifier = Verifier(issuer=ISSUER, audience=AUDIENCE, algorithms=ALGS, clock=clock,
                         key_set=key_set, cache=None)
     try:
