@@ -3,8 +3,9 @@
 Checks, in order, each one :class:`CheckResult` (one line, with the fix when it fails):
 
 ``discovery``   the discovery document answers and its ``issuer`` is the configured one
-``clock``       this host's clock against the provider's ``Date`` header (WARN over 5 s, FAIL
-                over the verifier's 30 s leeway)
+``clock``       this host's clock against the provider's ``Date`` header, or the token's
+                ``iat`` when there is none (Keycloak 26 sends no ``Date``); WARN over 5 s,
+                FAIL over the verifier's 30 s leeway
 ``token``       a client-credentials token can be had with the configured credentials
 ``signature``   the token verifies: a key of the provider's JWKS, issuer, lifetime
 ``audience``    ``aud`` holds the receiver
@@ -79,16 +80,22 @@ class CheckResult:
         return f"{self.status} {self.name}: {self.detail}" + (f" (fix: {self.fix})" if self.fix else "")
 
 
-def check_clock(skew: float, config: DoctorConfig) -> CheckResult:
-    """``skew`` = this host's time minus the provider's, in seconds."""
+def check_clock(skew: float, config: DoctorConfig, source: str = "Date header") -> CheckResult:
+    """``skew`` = this host's time minus the provider's, in seconds, measured from ``source``
+    (the ``Date`` header, or the token's ``iat`` when the provider sends no ``Date``)."""
     if abs(skew) <= config.warn_skew:
-        return CheckResult("clock", PASS, f"within {config.warn_skew:g} s of the provider's Date header")
+        return CheckResult("clock", PASS, f"within {config.warn_skew:g} s of the provider ({source})")
     side = "ahead of" if skew > 0 else "behind"
-    detail = f"this host is {abs(round(skew))} s {side} the provider (Date header)"
+    detail = f"this host is {abs(round(skew))} s {side} the provider ({source})"
     fix = "synchronise this host's clock (NTP)"
     if abs(skew) > config.leeway:
         return CheckResult("clock", FAIL, f"{detail}, beyond the {config.leeway:g} s leeway", fix)
     return CheckResult("clock", WARN, f"{detail}, within the {config.leeway:g} s leeway", fix)
+
+
+def _second_skew(started: float, ended: float, server_second: float) -> float:
+    # Date and iat have one-second resolution: the server's time lies within that second.
+    return (started + ended) / 2 - (server_second + 0.5)
 
 
 def check_claims(claims: Mapping[str, Any], config: DoctorConfig) -> list[CheckResult]:
@@ -161,11 +168,10 @@ def _discover(http: httpx.Client, config: DoctorConfig, clock: Callable[[], floa
                 "discovery", FAIL, f"{url} unreachable ({type(exc).__name__})",
                 "start the provider, or correct KEYCLOAK_URL / OIDC_ISSUER"))
             continue
-        middle = (started + clock()) / 2
+        ended = clock()
         skew = None
         if date := response.headers.get("Date"):
-            # Date has one-second resolution: the server's time lies within that second.
-            skew = last_skew = middle - (parsedate_to_datetime(date).timestamp() + 0.5)
+            skew = last_skew = _second_skew(started, ended, parsedate_to_datetime(date).timestamp())
         if response.status_code != 200:
             problems.append(CheckResult(
                 "discovery", FAIL, f"{url} answered HTTP {response.status_code}",
@@ -230,23 +236,27 @@ def run_doctor(config: DoctorConfig, *, http: httpx.Client | None = None,
     own = http is None
     client = http or httpx.Client(timeout=config.client.timeout, follow_redirects=False)
     try:
-        results: list[CheckResult] = []
         discovery, meta, skew = _discover(client, config, clock)
-        results.append(discovery)
-        results.append(check_clock(skew, config) if skew is not None else
-                       CheckResult("clock", SKIP, "no Date header from the provider"))
+        # Keycloak 26 sends no Date header: then the token's iat tells the provider's time.
+        no_clock = CheckResult("clock", SKIP, "no Date header and no token from the provider")
+        results = [discovery, check_clock(skew, config) if skew is not None else no_clock]
         if meta is None:
             return [*results, CheckResult("token", SKIP, "needs discovery")]
         caller = replace(config.client, token_endpoint=meta.token_endpoint, issuer=meta.issuer)
         source = ClientCredentialsSource(caller, http=client, wall_clock=clock)
+        started = clock()
         try:
             token = source.fetch().access_token
         except TokenError as exc:
             return [*results, CheckResult("token", FAIL, exc.message,
                                           _token_fix(exc.code, config.client.client_id))]
+        ended = clock()
         results.append(CheckResult("token", PASS, f"{config.client.client_id} got a token from "
                                                   f"{meta.token_endpoint}"))
         verified, claims = _verify(client, meta, token, config, clock)
+        iat = claims.get("iat")
+        if skew is None and isinstance(iat, (int, float)) and not isinstance(iat, bool):
+            results[1] = check_clock(_second_skew(started, ended, float(iat)), config, "token iat")
         return [*results, verified, *check_claims(claims, config)]
     finally:
         if own:

@@ -26,8 +26,8 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("skew", "line"), [
-    (0.0, "PASS clock: within 5 s of the provider's Date header"),
-    (-5.0, "PASS clock: within 5 s of the provider's Date header"),
+    (0.0, "PASS clock: within 5 s of the provider (Date header)"),
+    (-5.0, "PASS clock: within 5 s of the provider (Date header)"),
     (6.2, "WARN clock: this host is 6 s ahead of the provider (Date header), within the 30 s "
           "leeway (fix: synchronise this host's clock (NTP))"),
     (-30.0, "WARN clock: this host is 30 s behind the provider (Date header), within the 30 s "
@@ -85,6 +85,42 @@ def test_discovery_404_fails_with_the_realm_fix_and_reads_no_further() -> None:
     assert [r.line() for r in results] == [
         f"FAIL discovery: {ISSUER}/.well-known/openid-configuration answered HTTP 404 (fix: check "
         "KEYCLOAK_REALM and KEYCLOAK_AUTH_PATH ('/auth' for the legacy layout))",
-        "PASS clock: within 5 s of the provider's Date header",
+        "PASS clock: within 5 s of the provider (Date header)",
         "SKIP token: needs discovery"]
     assert seen == [f"{ISSUER}/.well-known/openid-configuration"]
+
+
+def _provider_without_date(now: float) -> httpx.MockTransport:
+    """A Keycloak-like provider that, like Keycloak 26, sends no Date header."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from svcauth._jwk import public_jwk
+    from svcauth._jws import sign_compact
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = {"iss": ISSUER, "aud": ["notification-service", "account"], "azp": "shop-api",
+              "client_id": "shop-api", "typ": "Bearer", "iat": int(now), "exp": int(now) + 300}
+    token = sign_compact(claims, key, "RS256", {"typ": "JWT", "kid": "k1"})
+    routes = {
+        "/realms/techstore/.well-known/openid-configuration": {
+            "issuer": ISSUER, "token_endpoint": f"{ISSUER}/protocol/openid-connect/token",
+            "jwks_uri": f"{ISSUER}/protocol/openid-connect/certs"},
+        "/realms/techstore/protocol/openid-connect/token": {
+            "access_token": token, "token_type": "Bearer", "expires_in": 300},
+        "/realms/techstore/protocol/openid-connect/certs": {
+            "keys": [public_jwk(key, kid="k1", alg="RS256", use="sig")]},
+    }
+    return httpx.MockTransport(lambda request: httpx.Response(200, json=routes[request.url.path]))
+
+
+@pytest.mark.parametrize(("ahead", "line"), [
+    (0.0, "PASS clock: within 5 s of the provider (token iat)"),
+    (20.0, "WARN clock: this host is 20 s ahead of the provider (token iat), within the 30 s "
+           "leeway (fix: synchronise this host's clock (NTP))"),
+])
+def test_without_a_date_header_the_clock_is_read_from_the_token_iat(ahead: float, line: str) -> None:
+    provider_now = 1795669200.0
+    with httpx.Client(transport=_provider_without_date(provider_now)) as http:
+        results = run_doctor(_config(), http=http, clock=lambda: provider_now + 0.5 + ahead)
+    assert results[1].line() == line
+    assert [r.status for r in results if r.name != "clock"] == ["PASS"] * 7
