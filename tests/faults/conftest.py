@@ -1,0 +1,50 @@
+"""Fault-suite fixtures: an embedded IdP on a short-lifetime realm copy, the soak switch.
+
+``make test`` runs the short version; ``make soak`` sets ``SVCAUTH_SOAK=1``, which turns on
+the tests marked ``soak`` and makes the loads of the others longer (``fault_kit.soak``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fault_kit import SOAK, TOKEN_LIFETIME
+
+from mockmart.config import REALM_FILE, dev_env
+from mockmart.stack import short_lifespan_realm
+from svcauth.devidp import DevIdP
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "soak: only under make soak (SVCAUTH_SOAK=1)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SOAK:
+        return
+    skip = pytest.mark.skip(reason="soak only: make soak (SVCAUTH_SOAK=1)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def short_realm(tmp_path: Path) -> Path:
+    """The techstore realm with shop-api tokens living :data:`TOKEN_LIFETIME` seconds."""
+    return short_lifespan_realm(REALM_FILE, tmp_path / "realm.json", seconds=TOKEN_LIFETIME,
+                                clients=("shop-api",))
+
+
+@pytest.fixture
+def idp(short_realm: Path) -> Iterator[DevIdP]:
+    """A running DevIdP serving the short-lifetime realm."""
+    with DevIdP(short_realm, env=dev_env()) as provider:
+        yield provider
+
+
+@pytest.fixture
+def shop_secret() -> str:
+    """shop-api's dev client secret."""
+    return dev_env()["SHOP_API_CLIENT_SECRET"]
