@@ -28,7 +28,8 @@ ACCOUNT = {"roles": ["manage-account", "manage-account-links", "view-profile"]}
 REALM_ROLES = {"roles": ["default-roles-techstore", "offline_access", "uma_authorization"]}
 
 # client -> (aud, resource_access) as the realm file implies under Keycloak's
-# audience-resolve mapper (every other client holding a role in the token).
+# audience-resolve mapper (every other client holding a role in the token), plus the
+# client's own oidc-audience-mapper (reporting-job: notification-service, without a role).
 EXPECTED: dict[str, tuple[Any, dict[str, Any]]] = {
     "shop-api": (["notification-service", "account"],
                  {"notification-service": {"roles": ["notifications:send"]}, "account": ACCOUNT}),
@@ -37,7 +38,7 @@ EXPECTED: dict[str, tuple[Any, dict[str, Any]]] = {
                            "account": ACCOUNT}),
     "payment-provider": (["shop-api", "account"],
                          {"shop-api": {"roles": ["webhooks:payment"]}, "account": ACCOUNT}),
-    "reporting-job": ("account", {"account": ACCOUNT}),
+    "reporting-job": (["account", "notification-service"], {"account": ACCOUNT}),
     "inventory-sync": (["notification-service", "account"],
                        {"notification-service": {"roles": ["notifications:read"]},
                         "account": ACCOUNT}),

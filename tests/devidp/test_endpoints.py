@@ -106,7 +106,7 @@ def test_introspection_inactive(idp: DevIdP, dev_env: dict[str, str], case: str)
     elif case == "garbage":
         token = "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"
     elif case == "not_in_aud":
-        token = idp.mint_token("reporting-job")
+        token = idp.mint_token("payment-provider")  # aud: shop-api, account
     else:
         token = idp.mint_token("shop-api")
         head, payload, sig = token.split(".")

@@ -24,7 +24,8 @@ def alice_tokens(idp: DevIdP, dev_env: dict[str, str]) -> dict[str, object]:
 def test_alice_access_token_layout(idp: DevIdP, alice_tokens: dict[str, object]) -> None:
     claims = verify_with_pyjwt(str(alice_tokens["access_token"]), idp.jwks(),
                                issuer=idp.issuer, audience="notification-service")
-    assert claims["aud"] == ["notification-service", "account"]
+    # audience-resolve (roles held) first, then storefront's audience mapper (shop-api)
+    assert claims["aud"] == ["notification-service", "account", "shop-api"]
     assert claims["resource_access"]["notification-service"] == {
         "roles": ["notifications:read"]}
     assert claims["azp"] == "storefront"

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from devidp_support import JWT_BEARER, assertion, jwt_form, post
 
 from svcauth.devidp import DevIdP
+from svcauth.devidp._jwsinput import JSON_FAILURE
 
 INVALID = "Invalid client or Invalid client credentials"
 
@@ -45,8 +46,7 @@ def _cases(env: dict[str, str]) -> list[Case]:
              401, "unauthorized_client", INVALID),
         Case("unknown_client", {"grant_type": cc, "client_id": "no-such-client",
                                 "client_secret": "x"}, 401, "invalid_client", INVALID),
-        Case("missing_client_id", {"grant_type": cc}, 400, "invalid_client",
-             "Missing client_id parameter"),
+        Case("missing_client_id", {"grant_type": cc}, 401, "invalid_client", INVALID),
         Case("client_without_service_account", {
             "grant_type": cc, "client_id": "notification-service",
             "client_secret": env["NOTIFICATION_SERVICE_CLIENT_SECRET"]},
@@ -91,14 +91,14 @@ def _cases(env: dict[str, str]) -> list[Case]:
              400, "invalid_client", "Parameter client_assertion_type is missing"),
         Case("wrong_password", {"grant_type": "password", "client_id": "storefront",
                                 "username": "alice", "password": "wrong"},
-             401, "invalid_grant", "Invalid user credentials"),
+             400, "invalid_grant", "Invalid user credentials"),
         Case("unknown_user", {"grant_type": "password", "client_id": "storefront",
                               "username": "mallory", "password": "x"},
-             401, "invalid_grant", "Invalid user credentials"),
+             400, "invalid_grant", "Invalid user credentials"),
         Case("service_account_user_by_password", {
             "grant_type": "password", "client_id": "storefront",
             "username": "service-account-shop-api", "password": ""},
-             401, "invalid_grant", "Invalid user credentials"),
+             400, "invalid_grant", "Invalid user credentials"),
         Case("empty_body_without_content_type", {}, 400, "invalid_request",
              "Missing form parameter: grant_type"),
     ]
@@ -169,14 +169,24 @@ def _jwt_cases(idp: DevIdP) -> dict[str, tuple[dict[str, str], str]]:
         ("iss_not_sub", jwt_form(assertion(iss, iss="someone-else")),
          prefix + "Issuer mismatch. The issuer should match the subject"),
         ("client_id_mismatch", jwt_form(assertion(iss), client_id="shop-api"),
-         "client_id parameter does not match sub claim"),
+         "client_id parameter does not match authenticated client"),
         ("wrong_assertion_type", {"grant_type": "client_credentials",
-                                  "client_assertion_type": "urn:x", "client_assertion": "a.b.c"},
+                                  "client_assertion_type": "urn:x",
+                                  "client_assertion": assertion(iss)},
          f"Parameter client_assertion_type has value 'urn:x' but expected is '{JWT_BEARER}'"),
         ("missing_assertion", {"grant_type": "client_credentials",
                                "client_assertion_type": JWT_BEARER},
          "client_assertion parameter missing"),
-        ("garbage_assertion", jwt_form("not-a-jwt"), prefix + "Failed to parse JWT"),
+        ("garbage_assertion", jwt_form("not-a-jwt"),
+         prefix + "java.lang.IllegalArgumentException: Parsing error"),
+        ("short_payload", jwt_form("not.a.jwt"), prefix + "java.lang.IllegalArgumentException: "
+         "Input byte[] should at least have 2 bytes for base64 bytes"),
+        ("type_checked_after_parsing", {"grant_type": "client_credentials",
+                                        "client_assertion_type": "urn:x",
+                                        "client_assertion": "x.y.z"},
+         prefix + "java.lang.IllegalArgumentException: "
+         "Input byte[] should at least have 2 bytes for base64 bytes"),
+        ("header_not_json", jwt_form("abcd.e30.abcd"), prefix + JSON_FAILURE),
     ]
     return {name: (form, description) for name, form, description in cases}
 
@@ -185,7 +195,8 @@ JWT_CASE_NAMES = [
     "bad_signature", "aud_list", "wrong_aud", "aud_of_other_realm", "exp_too_far_without_iat",
     "iat_too_old", "issued_in_future", "expired", "missing_exp", "missing_jti", "wrong_alg",
     "unknown_kid", "iss_not_sub", "client_id_mismatch", "wrong_assertion_type",
-    "missing_assertion", "garbage_assertion",
+    "missing_assertion", "garbage_assertion", "short_payload", "type_checked_after_parsing",
+    "header_not_json",
 ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from .._jwk import key_from_jwk
 from .._jws import ALGORITHMS, b64url_decode
+from ._jwsinput import MalformedAssertion, parse_assertion
 from ._oauth_error import INVALID_CREDENTIALS, OAuthError
 from ._realm import Client, Realm
 
@@ -110,7 +111,7 @@ def authenticate_client(
     if "client_secret" in form:
         secret = form["client_secret"]
     if not client_id:
-        raise OAuthError(400, "invalid_client", "Missing client_id parameter")
+        raise OAuthError(401, "invalid_client", INVALID_CREDENTIALS)
     client = ctx.realm.clients.get(client_id)
     if client is None or not client.enabled:
         raise OAuthError(401, "invalid_client", INVALID_CREDENTIALS)
@@ -133,26 +134,23 @@ def _authenticate_jwt(ctx: AuthContext, form: Mapping[str, str]) -> Client:
     kind = form.get("client_assertion_type")
     if kind is None:
         raise _fail("Parameter client_assertion_type is missing")
-    if kind != JWT_BEARER:
-        raise _fail(f"Parameter client_assertion_type has value '{kind}' but expected is "
-                    f"'{JWT_BEARER}'")
     assertion = form.get("client_assertion")
     if assertion is None:
         raise _fail("client_assertion parameter missing")
+    # Keycloak parses the assertion (to find the client) before it checks the type.
     try:
-        h64, p64, s64 = assertion.split(".")
-        header = json.loads(b64url_decode(h64))
-        claims = json.loads(b64url_decode(p64))
-        signature = b64url_decode(s64)
-        if not isinstance(header, dict) or not isinstance(claims, dict):
-            raise ValueError("not objects")
-    except ValueError as exc:
-        raise _fail(_JWT_FAILED + "Failed to parse JWT") from exc
+        parsed = parse_assertion(assertion)
+    except MalformedAssertion as exc:
+        raise _fail(_JWT_FAILED + str(exc)) from exc
+    if kind != JWT_BEARER:
+        raise _fail(f"Parameter client_assertion_type has value '{kind}' but expected is "
+                    f"'{JWT_BEARER}'")
+    header, claims = parsed.header, parsed.claims
     sub = claims.get("sub")
     if not isinstance(sub, str):
         raise _fail("Token sub claim is required")
     if form.get("client_id") is not None and form["client_id"] != sub:
-        raise _fail("client_id parameter does not match sub claim")
+        raise _fail("client_id parameter does not match authenticated client")
     if claims.get("iss") != sub:
         raise _fail(_JWT_FAILED + "Issuer mismatch. The issuer should match the subject")
     client = ctx.realm.clients.get(sub)
@@ -160,7 +158,7 @@ def _authenticate_jwt(ctx: AuthContext, form: Mapping[str, str]) -> Client:
         raise OAuthError(401, "invalid_client", INVALID_CREDENTIALS)
     if client.authenticator != "client-jwt":
         raise OAuthError(401, "unauthorized_client", INVALID_CREDENTIALS)
-    _check_signature(client, header, f"{h64}.{p64}".encode("ascii"), signature)
+    _check_signature(client, header, parsed.signing_input, parsed.signature)
     _check_audience(ctx, claims.get("aud"))
     _check_active(ctx, claims)
     return client

@@ -25,6 +25,7 @@ KEYCLOAK_GRANTS = (
     "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code",
     "urn:ietf:params:oauth:grant-type:token-exchange",
     "urn:ietf:params:oauth:grant-type:uma-ticket",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
 )
 """Grant types Keycloak knows. Those not in SUPPORTED_GRANTS pass client authentication
 and then answer ``unsupported_grant_type`` here (Keycloak would run them)."""
@@ -89,7 +90,8 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
     # Compare even for an unknown user so that timing does not tell which part was wrong.
     ok = hmac.compare_digest(password.encode("utf-8"), (expected or "\0").encode("utf-8"))
     if user is None or expected is None or not ok or user.service_account_client:
-        raise OAuthError(401, "invalid_grant", "Invalid user credentials")
+        # 400 on Keycloak 26.7.3 (26.5.6 answered 401).
+        raise OAuthError(400, "invalid_grant", "Invalid user credentials")
     if not user.enabled:
         raise OAuthError(400, "invalid_grant", "Account disabled")
     grant = issuer.user_grant(client, user, issuer=ctx.issuer, now=ctx.now,

@@ -80,6 +80,8 @@ class Client:
     """``attributes`` as strings."""
     jwks: tuple[Mapping[str, Any], ...] = ()
     """Public keys from ``jwks.string`` (when ``use.jwks.string`` is true)."""
+    added_audiences: tuple[str, ...] = ()
+    """Audiences its ``oidc-audience-mapper`` protocol mappers put in access tokens."""
 
     def token_lifespan(self, realm_default: int) -> int:
         """Access-token lifetime: the ``access.token.lifespan`` attribute or the realm's."""
@@ -169,6 +171,31 @@ def _flag(rep: Mapping[str, Any], name: str, default: bool) -> bool:
     return value if isinstance(value, bool) else str(value).lower() == "true"
 
 
+AUDIENCE_MAPPER = "oidc-audience-mapper"
+"""Keycloak's hard-coded audience mapper (``included.client.audience`` or ``.custom.``)."""
+
+
+def _added_audiences(rep: Mapping[str, Any]) -> tuple[str, ...]:
+    """Audiences the client's own audience mappers add to its access tokens.
+
+    As Keycloak's ``AudienceProtocolMapper``: the client audience wins over the custom one,
+    and a mapper without ``access.token.claim`` counts as on (its backwards-compatible
+    default). ``id.token.claim`` is not modelled: ID tokens keep ``aud`` = the client.
+    """
+    out: list[str] = []
+    for mapper in rep.get("protocolMappers") or ():
+        if not isinstance(mapper, dict) or mapper.get("protocolMapper") != AUDIENCE_MAPPER:
+            continue
+        config = {str(k): str(v) for k, v in (mapper.get("config") or {}).items()}
+        if config.get("access.token.claim", "true").lower() != "true":
+            continue
+        value = config.get("included.client.audience") or config.get(
+            "included.custom.audience")
+        if value and value not in out:
+            out.append(value)
+    return tuple(out)
+
+
 def _client(rep: Mapping[str, Any]) -> Client:
     attrs = {str(k): str(v) for k, v in (rep.get("attributes") or {}).items()}
     jwks: tuple[Mapping[str, Any], ...] = ()
@@ -192,6 +219,7 @@ def _client(rep: Mapping[str, Any]) -> Client:
         web_origins=tuple(str(o) for o in rep.get("webOrigins") or ()),
         attributes=attrs,
         jwks=jwks,
+        added_audiences=_added_audiences(rep),
     )
 
 

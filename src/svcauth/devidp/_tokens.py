@@ -71,11 +71,13 @@ def token_scope(requested: str) -> str:
 
 
 def audience(client: Client, resource_access: dict[str, Any]) -> str | list[str] | None:
-    """Keycloak's audience-resolve mapper: every other client with a role in the token.
+    """``aud``: Keycloak's audience-resolve mapper (every other client with a role in the
+    token) plus the client's own ``oidc-audience-mapper`` audiences.
 
     One audience is a string, several a list, none leaves ``aud`` out.
     """
     aud = [c for c in resource_access if c != client.client_id]
+    aud += [a for a in client.added_audiences if a not in aud]
     if not aud:
         return None
     return aud[0] if len(aud) == 1 else aud
@@ -110,8 +112,6 @@ def access_token_claims(grant: Grant, *, lifetime: int, jti: str | None = None) 
         "exp": grant.now + lifetime,
         "iat": grant.now,
     }
-    if grant.session_id is not None:
-        claims["auth_time"] = grant.now
     prefix = JTI_PREFIX_SERVICE_ACCOUNT if grant.user.service_account_client else JTI_PREFIX_USER
     claims["jti"] = jti or f"{prefix}{uuid.uuid4()}"
     claims["iss"] = grant.issuer
@@ -151,7 +151,7 @@ def at_hash(access_token: str) -> str:
 def id_token_claims(grant: Grant, *, lifetime: int, access_token: str) -> dict[str, Any]:
     """The ID token's claims (``typ`` ``ID``, ``aud`` the client), for user grants."""
     claims: dict[str, Any] = {
-        "exp": grant.now + lifetime, "iat": grant.now, "auth_time": grant.now,
+        "exp": grant.now + lifetime, "iat": grant.now,
         "jti": str(uuid.uuid4()), "iss": grant.issuer, "aud": grant.client.client_id,
         "sub": grant.user.id, "typ": "ID", "azp": grant.client.client_id,
     }
@@ -164,7 +164,8 @@ def id_token_claims(grant: Grant, *, lifetime: int, access_token: str) -> dict[s
 
 
 def refresh_token_claims(grant: Grant, *, lifetime: int) -> dict[str, Any]:
-    """The refresh token's claims (``typ`` ``Refresh``, ``aud`` the issuer)."""
+    """The refresh token's claims (``typ`` ``Refresh``, ``aud`` the issuer, ``aud_x`` the
+    access token's audiences, ``prov`` ``default``, as Keycloak 26.7.3 writes them)."""
     scope_words: Sequence[str] = [*grant.scope.split(), "basic", "roles", "web-origins", "acr"]
     claims: dict[str, Any] = {
         "exp": grant.now + lifetime, "iat": grant.now, "jti": str(uuid.uuid4()),
@@ -174,4 +175,8 @@ def refresh_token_claims(grant: Grant, *, lifetime: int) -> dict[str, Any]:
     if grant.session_id is not None:
         claims["sid"] = grant.session_id
     claims["scope"] = " ".join(scope_words)
+    aud = audience(grant.client, _roles(grant)[1])
+    if aud is not None:
+        claims["aud_x"] = aud  # the access token's audiences (Keycloak 26.7)
+    claims["prov"] = "default"
     return claims
