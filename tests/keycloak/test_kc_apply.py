@@ -146,3 +146,73 @@ def test_apply_rotates_a_secret_from_the_environment_without_printing_it(
     new = httpx.post(url, data={"grant_type": "client_credentials"},
                      auth=("shop-api", rotated), timeout=30.0)
     assert (old.status_code, new.status_code) == (401, 200)
+
+
+def test_apply_adds_changes_and_removes_mappers_scopes_roles_and_settings(
+        tmp_path: Path, keycloak: KeycloakEndpoints, cli_env: dict[str, str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    realm = f"{REALM}-edit"
+    doc = _copy(json.loads(REALM_FILE.read_text(encoding="utf-8")))
+    doc["realm"] = realm
+    for user in doc["users"]:
+        user["realmRoles"] = [f"default-roles-{realm}" for _ in user.get("realmRoles", [])]
+    path = tmp_path / "realm.json"
+
+    def step(expected: list[str]) -> list[str]:
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        lines = _apply(capsys, path, keycloak.base_url)
+        assert lines[:-1] == expected
+        assert _apply(capsys, path, keycloak.base_url) == [f"realm {realm}: no changes"]
+        url = f"{keycloak.server_url}/realms/{realm}/protocol/openid-connect/token"
+        response = httpx.post(url, data={"grant_type": "client_credentials"},
+                              auth=("shop-api", cli_env["SHOP_API_CLIENT_SECRET"]), timeout=30.0)
+        assert response.status_code == 200, response.text
+        return sorted(audiences(claims_of(response.json()["access_token"])))
+
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    _apply(capsys, path, keycloak.base_url)
+    shop = next(c for c in doc["clients"] if c["clientId"] == "shop-api")
+    shop["protocolMappers"] = [{
+        "name": "audience inventory-sync", "protocol": "openid-connect",
+        "protocolMapper": "oidc-audience-mapper", "consentRequired": False,
+        "config": {"included.client.audience": "inventory-sync", "id.token.claim": "false",
+                   "access.token.claim": "true"}}]
+    assert step(["+ mapper shop-api audience inventory-sync"]) == [
+        "account", "inventory-sync", "notification-service"]
+
+    shop["protocolMappers"][0]["config"]["access.token.claim"] = "false"
+    assert step(['~ mapper shop-api audience inventory-sync config.access.token.claim: '
+                 '"true" -> "false"']) == ["account", "notification-service"]
+
+    del shop["protocolMappers"]
+    shop["defaultClientScopes"].remove("email")
+    doc["roles"]["client"]["notification-service"] = [
+        r for r in doc["roles"]["client"]["notification-service"] if r["name"] != "notifications:read"]
+    for user in doc["users"]:
+        if user.get("serviceAccountClientId") == "inventory-sync":
+            user["clientRoles"] = {}
+    doc["accessTokenLifespan"] = 240
+    assert step([f"~ realm {realm} accessTokenLifespan: 300 -> 240",
+                 "- client shop-api defaultClientScopes email",
+                 "- mapper shop-api audience inventory-sync",
+                 "- role notification-service notifications:read",
+                 "- service-account inventory-sync role notification-service:notifications:read",
+                 ]) == ["account", "notification-service"]
+
+
+def test_apply_under_the_legacy_auth_path(tmp_path: Path, keycloak_auth: KeycloakEndpoints,
+                                          cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KC_BOOTSTRAP_ADMIN_USERNAME", keycloak_auth.admin_username)
+    monkeypatch.setenv("KC_BOOTSTRAP_ADMIN_PASSWORD", keycloak_auth.admin_password)
+    path = tmp_path / "realm.json"
+    path.write_text(json.dumps(_copy(json.loads(REALM_FILE.read_text(encoding="utf-8")))),
+                    encoding="utf-8")
+    created = _apply(capsys, path, keycloak_auth.base_url, "--realm-path", "/auth")
+    assert created[0] == f"+ realm {REALM}"
+    assert _apply(capsys, path, keycloak_auth.base_url, "--realm-path", "/auth") == [
+        f"realm {REALM}: no changes"]
+    url = f"{keycloak_auth.base_url}/auth/realms/{REALM}/protocol/openid-connect/token"
+    response = httpx.post(url, data={"grant_type": "client_credentials"},
+                          auth=("shop-api", cli_env["SHOP_API_CLIENT_SECRET"]), timeout=30.0)
+    assert response.status_code == 200, response.text

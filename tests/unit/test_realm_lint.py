@@ -172,3 +172,8 @@ def test_cli_prints_client_and_field_and_exits_1_on_an_error(
 def test_cli_exits_0_on_the_project_realm_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keycloak", "lint", str(REALM_FILE)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"{REALM_FILE}: 0 error(s), 1 warning(s)"
+
+
+def test_keycloak_dev_delegates_to_the_local_keycloak_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keycloak", "dev", "status", "--name", "svcauth-lint-test-none"]) == 3
+    assert capsys.readouterr().out == "svcauth-lint-test-none: not running (nothing recorded)\n"

@@ -137,3 +137,60 @@ def test_realm_setting_change_and_unmanaged_client_left_alone() -> None:
 def test_placeholders_resolve_from_the_environment() -> None:
     assert _desired().clients["shop-api"].secret == "dev-shop"
     assert _desired().clients["inventory-sync"].secret is None
+
+
+# -- the Admin REST shell, over a mock transport ----------------------------------------------
+
+def test_admin_credentials_come_from_bootstrap_then_legacy_variables() -> None:
+    from svcauth._errors import ConfigurationError
+    from svcauth.keycloak._admin import AdminCredentials
+
+    both = {"KC_BOOTSTRAP_ADMIN_USERNAME": "a", "KC_BOOTSTRAP_ADMIN_PASSWORD": "pw-a",
+            "KEYCLOAK_ADMIN_USERNAME": "b", "KEYCLOAK_ADMIN_PASSWORD": "pw-b"}
+    assert AdminCredentials.from_env(both).username == "a"
+    legacy = {k: v for k, v in both.items() if k.startswith("KEYCLOAK")}
+    assert AdminCredentials.from_env(legacy).username == "b"
+    assert "pw-b" not in repr(AdminCredentials.from_env(legacy))
+    try:
+        AdminCredentials.from_env({"KC_BOOTSTRAP_ADMIN_USERNAME": "a"})
+    except ConfigurationError as exc:
+        assert exc.code == "config_missing"
+    else:
+        raise AssertionError("expected ConfigurationError")
+
+
+def test_admin_client_logs_in_again_once_on_401_and_never_echoes_a_body() -> None:
+    import httpx
+
+    from svcauth._errors import SvcAuthError
+    from svcauth.keycloak._admin import AdminClient, AdminCredentials
+
+    calls: list[str] = []
+    logins = iter(["t1", "t2"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path} {request.headers.get('Authorization')}")
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": next(logins)})
+        if request.headers["Authorization"] == "Bearer t1":
+            return httpx.Response(401)
+        if request.method == "POST":
+            return httpx.Response(409, json={"errorMessage": "Client shop-api already exists"})
+        return httpx.Response(404)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        admin = AdminClient("http://kc.test/auth/", AdminCredentials("admin", "pw"), http=http)
+        assert admin.get("/techstore") is None
+        try:
+            admin.post("/techstore/clients", {"clientId": "shop-api", "secret": "top-secret-value"})
+        except SvcAuthError as exc:
+            assert exc.code == "admin_api_error"
+            assert exc.message == ("admin POST /techstore/clients: expected success, found HTTP 409: "
+                                   "Client shop-api already exists")
+        else:
+            raise AssertionError("expected SvcAuthError")
+    assert calls == ["POST /auth/realms/master/protocol/openid-connect/token None",
+                     "GET /auth/admin/realms/techstore Bearer t1",
+                     "POST /auth/realms/master/protocol/openid-connect/token None",
+                     "GET /auth/admin/realms/techstore Bearer t2",
+                     "POST /auth/admin/realms/techstore/clients Bearer t2"]

@@ -133,15 +133,14 @@ class _Runner:
 
     def _mapper(self, c: Change) -> None:
         path = f"{self.base}/clients/{self.uuid(c.target)}/protocol-mappers/models"
-        name = c.name.split(" ", 1)[0]
         if c.op == "+":
-            self.admin.post(path, {"name": name, "protocol": "openid-connect", **c.new})
+            self.admin.post(path, {"name": c.name, "protocol": "openid-connect", **c.new})
             return
-        model = next(m for m in self.admin.get(path) or () if m["name"] == name)
+        model = next(m for m in self.admin.get(path) or () if m["name"] == c.name)
         if c.op == "-":
             self.admin.delete(f"{path}/{model['id']}")
             return
-        key = c.name.split(" ", 1)[1]
+        key = c.key
         if key.startswith("config."):
             model.setdefault("config", {})[key[len("config."):]] = c.new
         else:
@@ -150,7 +149,7 @@ class _Runner:
 
     def _role(self, c: Change) -> None:
         path = f"{self.base}/clients/{self.uuid(c.target)}/roles"
-        name = c.name.split(" ", 1)[0]
+        name = c.name
         if c.op == "+":
             body = {"name": name} if c.new is None else {"name": name, "description": c.new}
             self.admin.post(path, body)

@@ -90,6 +90,8 @@ class Change:
     """Desired value (``+`` and ``~``)."""
     secret: bool = False
     """Print values as ``***``."""
+    key: str = ""
+    """For ``~`` on a role or mapper: the changed key (``description``, ``config.<name>``)."""
 
     def line(self) -> str:
         """The diff line: ``~ client shop-api standardFlowEnabled: false -> true``."""
@@ -105,7 +107,8 @@ class Change:
             return f"{subject} {self.name}"
         if self.op == "~":
             shown = ("***", "***") if self.secret else (_show(self.old), _show(self.new))
-            return f"{subject} {self.name}: {shown[0]} -> {shown[1]}"
+            what = f"{self.name} {self.key}" if self.key else self.name
+            return f"{subject} {what}: {shown[0]} -> {shown[1]}"
         return subject
 
 
@@ -179,13 +182,13 @@ def _client_changes(cid: str, want: ClientState, have: ClientState | None) -> li
             else:
                 for key in sorted(set(mapper) | set(old)):
                     if key != "config" and mapper.get(key) != old.get(key):
-                        out.append(Change("~", "mapper", cid, f"{name} {key}", old.get(key),
-                                          mapper.get(key)))
+                        out.append(Change("~", "mapper", cid, name, old.get(key),
+                                          mapper.get(key), key=key))
                 want_cfg, old_cfg = mapper.get("config", {}), old.get("config", {})
                 for key in sorted(want_cfg):
                     if str(want_cfg[key]) != old_cfg.get(key):
-                        out.append(Change("~", "mapper", cid, f"{name} config.{key}",
-                                          old_cfg.get(key), want_cfg[key]))
+                        out.append(Change("~", "mapper", cid, name, old_cfg.get(key),
+                                          want_cfg[key], key=f"config.{key}"))
         out += [Change("-", "mapper", cid, n) for n in sorted(set(have.mappers) - set(want.mappers))]
     return out
 
@@ -194,7 +197,7 @@ def _role_changes(cid: str, want: ClientState, have: ClientState | None) -> list
     current = have.roles if have else {}
     out = [Change("+", "role", cid, n, new=d) for n, d in sorted(want.roles.items(), key=_key)
            if n not in current]
-    out += [Change("~", "role", cid, f"{n} description", current[n], d)
+    out += [Change("~", "role", cid, n, current[n], d, key="description")
             for n, d in sorted(want.roles.items(), key=_key)
             if n in current and d is not None and d != current[n]]
     out += [Change("-", "role", cid, n) for n in sorted(set(current) - set(want.roles))]
