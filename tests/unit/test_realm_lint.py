@@ -91,6 +91,8 @@ ROWS: list[tuple[str, Callable[[Doc], None], tuple[str, str, str, str]]] = [
      ("shop-api", "secret", "literal-secret", "error")),
     ("secret with literal text around a placeholder", _set("shop-api", "secret", "x${SHOP_API_CLIENT_SECRET}"),
      ("shop-api", "secret", "literal-secret", "error")),
+    ("placeholder with a literal default", _set("shop-api", "secret", "${SHOP_API_CLIENT_SECRET:dev}"),
+     ("shop-api", "secret", "literal-secret", "error")),
     ("literal user password", _literal_password,
      ("user alice", "credentials[0].value", "literal-secret", "error")),
     ("client lifespan over 15 min", _attr("shop-api", "access.token.lifespan", "3600"),

@@ -11,7 +11,7 @@ service-account-standard-flow       error     service-account client with the br
 service-account-implicit-flow       error     ... with the implicit flow on
 service-account-direct-grants       error     ... with direct access (password) grants on
 public-service-account              error     public client with a service account
-literal-secret                      error     a secret or password not an ``${ENV}`` placeholder
+literal-secret                      error     a secret or password not one bare ``${ENV}``
 token-lifespan                      error     service client's access tokens live over 15 min
 refresh-token-client-credentials    error     client_credentials.use_refresh_token is "true"
 audience-missing                    error     a caller's tokens would not carry its receiver
@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._realm import RealmClient, RealmFile, is_placeholder
+from ._realm import PLACEHOLDER, RealmClient, RealmFile
 
 ERROR = "error"
 WARNING = "warning"
@@ -94,19 +94,27 @@ def _flows(client: RealmClient) -> Iterator[Finding]:
                       "direct access (password) grants are on: keep them for demos only")
 
 
+def _literal(value: object) -> str | None:
+    """Why ``value`` is a literal secret, or None when it is exactly one bare placeholder."""
+    match = PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return "expected an ${ENV} placeholder, found a literal value"
+    if match.group(2) is not None:
+        return "expected an ${ENV} placeholder without a default, found a literal default"
+    return None
+
+
 def _secrets(realm: RealmFile) -> Iterator[Finding]:
     for client in realm.clients:
         secret = client.rep.get("secret")
-        if secret is not None and not is_placeholder(secret):
-            yield Finding(client.client_id, "secret", "literal-secret", ERROR,
-                          "expected an ${ENV} placeholder, found a literal value")
+        if secret is not None and (why := _literal(secret)):
+            yield Finding(client.client_id, "secret", "literal-secret", ERROR, why)
     for user in realm.raw.get("users") or ():
         for i, cred in enumerate(user.get("credentials") or ()):
             value = cred.get("value")
-            if value is not None and not is_placeholder(value):
+            if value is not None and (why := _literal(value)):
                 yield Finding(f"user {user.get('username')}", f"credentials[{i}].value",
-                              "literal-secret", ERROR,
-                              "expected an ${ENV} placeholder, found a literal value")
+                              "literal-secret", ERROR, why)
 
 
 def _lifespan(realm: RealmFile, client: RealmClient) -> Iterator[Finding]:

@@ -28,11 +28,6 @@ DEFAULT_ACCESS_TOKEN_LIFESPAN = 300
 """Keycloak's realm default ``accessTokenLifespan`` in seconds, when the file sets none."""
 
 
-def is_placeholder(value: object) -> bool:
-    """True when ``value`` is exactly one ``${NAME}`` placeholder (nothing literal around it)."""
-    return isinstance(value, str) and PLACEHOLDER.fullmatch(value) is not None
-
-
 def resolve_placeholders(value: Any, env: Mapping[str, str], *, where: str = "") -> Any:
     """``value`` (any JSON value) with every ``${NAME}`` replaced from ``env``."""
     if isinstance(value, str):
