@@ -39,7 +39,7 @@ def expected_refusals() -> dict[str, tuple[int, str]]:
         "no_token": (401, "No token provided"),
         "user_token_at_notification_service": (
             403, "This endpoint only accepts service account tokens"),
-        "reporting_job_token": (401, "Invalid token"),
+        "reporting_job_token": (403, "Unauthorized service"),  # valid there, not allowed
         "expired_token": (401, "Token expired"),
         "tampered_token": (401, "Invalid token"),
         "service_token_at_checkout": (403, "This endpoint only accepts user tokens"),

@@ -6,12 +6,12 @@ Only svcauth's public API is used here: ``svcauth.caller`` for the services' own
 
 Audiences: Keycloak's audience-resolve mapper puts a client in ``aud`` when the token holds
 one of its roles, so service tokens for notification-service carry it (callers hold its
-``notifications:send`` role) and the payment provider's carry ``shop-api``. A storefront
-user token names neither shop-api nor anything shop-specific (alice's holds
-``notification-service`` and ``account``): checkout accepts ``shop-api`` or ``account`` and
-lets ``UserPolicy(allowed_clients={"storefront"})`` decide on ``azp``. A realm with an
-audience mapper on storefront (``included.client.audience: shop-api``) would let checkout
-require ``shop-api`` alone.
+``notifications:send`` role) and the payment provider's carry ``shop-api``. The realm's
+``oidc-audience-mapper`` on storefront (``included.client.audience: shop-api``) puts
+``shop-api`` in every storefront user token, so checkout requires audience ``shop-api``
+alone and ``UserPolicy(allowed_clients={"storefront"})`` decides on ``azp``. The one on
+reporting-job adds ``notification-service``: its token is valid there and refused by the
+policy (403 ``Unauthorized service``), not by the audience check.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .notification_service.app import NotificationGuards
 from .shop_api.app import ShopGuards
 
 __all__ = [
-    "CHECKOUT_AUDIENCES",
+    "CHECKOUT_AUDIENCE",
     "CountingSource",
     "KeySetCounter",
     "counting_token_source",
@@ -44,8 +44,8 @@ __all__ = [
     "shop_guards",
 ]
 
-CHECKOUT_AUDIENCES = ("shop-api", "account")
-"""What a storefront user token may carry in ``aud`` (see the module docstring)."""
+CHECKOUT_AUDIENCE = "shop-api"
+"""The ``aud`` checkout requires of a storefront user token (see the module docstring)."""
 
 
 class CountingSource(ClientCredentialsSource):
@@ -131,7 +131,7 @@ def shop_guards(config: MockMartConfig) -> ShopGuards:
     dispatcher's outgoing auth with shop-api's own service token."""
     keys = _key_set(config)
     checkout = Guard(
-        Verifier(issuer=config.issuer, audience=CHECKOUT_AUDIENCES, key_set=keys),
+        Verifier(issuer=config.issuer, audience=CHECKOUT_AUDIENCE, key_set=keys),
         UserPolicy(allowed_clients={"storefront"}), realm="shop-api")
     source, fetcher = counting_token_source(config)
     return ShopGuards(

@@ -72,7 +72,7 @@ CASES = [
     (ORDER, "shop-api", (202, None)),
     (ORDER, "cart-reminder-job", UNAUTHORIZED),
     (ORDER, "payment-provider", INVALID),      # its token is not for notification-service
-    (ORDER, "reporting-job", INVALID),         # no role there, so not in aud either
+    (ORDER, "reporting-job", UNAUTHORIZED),    # in aud (audience mapper), not allowed
     (ORDER, "inventory-sync", UNAUTHORIZED),   # not on the allow-list (checked before roles)
     (ORDER, "alice", NOT_SERVICE),             # a user token forwarded
     (ORDER, "none", NO_TOKEN),
@@ -90,14 +90,14 @@ CASES = [
     (LIST, "none", NO_TOKEN),
     # shop-api checkout: storefront users only
     (CHECKOUT, "alice", (201, None)),
-    (CHECKOUT, "shop-api", NOT_USER),          # a service token is not a user
-    (CHECKOUT, "payment-provider", NOT_USER),
+    (CHECKOUT, "shop-api", INVALID),           # its aud does not name shop-api
+    (CHECKOUT, "payment-provider", NOT_USER),  # aud shop-api, but not a user
     (CHECKOUT, "none", NO_TOKEN),
     (CHECKOUT, "expired", EXPIRED),
     # the payment webhook: payment-provider with shop-api role webhooks:payment
     (WEBHOOK, "payment-provider", (200, None)),
     (WEBHOOK, "shop-api", INVALID),            # not for shop-api (aud)
-    (WEBHOOK, "alice", INVALID),
+    (WEBHOOK, "alice", NOT_SERVICE),           # aud shop-api (storefront mapper), a user
     (WEBHOOK, "none", NO_TOKEN),
 ]
 
