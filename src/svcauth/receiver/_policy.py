@@ -64,7 +64,13 @@ def _rule(rule: str | ServiceAccountRule) -> ServiceAccountRule:
 
 
 def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """``realm:<role>`` for realm roles and ``<client>:<role>`` for client roles."""
+    """``realm:<role>`` for realm roles and ``<client>:<role>`` for client roles.
+
+    A requirement is split at its first colon, so only names that split back the same way
+    are listed: roles of a client called ``realm`` or whose id holds a colon are left out.
+    Otherwise client ``a:b`` with role ``c`` would spell ``a:b:c``, the same string as client
+    ``a``'s role ``b:c``, and a client named ``realm`` could spell any realm role.
+    """
     roles: set[str] = set()
     realm = claims.get("realm_access")
     if isinstance(realm, Mapping) and isinstance(realm.get("roles"), list):
@@ -72,6 +78,8 @@ def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
     resources = claims.get("resource_access")
     if isinstance(resources, Mapping):
         for client, access in resources.items():
+            if type(client) is not str or client == "realm" or ":" in client:
+                continue
             if isinstance(access, Mapping) and isinstance(access.get("roles"), list):
                 roles.update(f"{client}:{r}" for r in access["roles"] if type(r) is str)
     return frozenset(roles)
