@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import httpx
@@ -78,25 +80,48 @@ def get_jwks(
 def _get_jwks(
     url: str, *, client: httpx.Client | None, timeout: float, max_bytes: int
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    # httpx's timeouts bound each socket operation, not the whole exchange: a server that
+    # drips a byte at a time could hold a blocking fetch for ever. So the exchange runs in a
+    # daemon thread and the caller waits at most `timeout`; on expiry the reader is told to
+    # stop and, when the client is our own, the client is closed under it.
+    own = client is None
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    result: Future[bytes] = Future()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            result.set_result(_read(url, http, timeout, max_bytes, stop))
+        except BaseException as exc:  # handed to the waiting caller
+            result.set_exception(exc)
+
+    threading.Thread(target=run, name="svcauth-jwks-fetch", daemon=True).start()
     try:
-        with http.stream("GET", url, headers=ACCEPT, follow_redirects=False,
-                         timeout=timeout) as response:
-            check_head(url, response.status_code, response.headers, max_bytes)
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise _too_big(url, max_bytes)
-                if time.monotonic() > deadline:
-                    raise unavailable(url, f"expected an answer within {timeout:g} s, found none")
+        body = result.result(timeout=timeout)
+    except FutureTimeout:
+        stop.set()
+        raise unavailable(url, f"expected an answer within {timeout:g} s, found none") from None
     except httpx.HTTPError as exc:
         raise unavailable(url, f"unreachable ({type(exc).__name__})") from None
     finally:
-        if client is None:
+        if own:
             http.close()
-    return parse_body(url, bytes(body))
+    return parse_body(url, body)
+
+
+def _read(url: str, http: httpx.Client, timeout: float, max_bytes: int,
+          stop: threading.Event) -> bytes:
+    with http.stream("GET", url, headers=ACCEPT, follow_redirects=False,
+                     timeout=timeout) as response:
+        check_head(url, response.status_code, response.headers, max_bytes)
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise _too_big(url, max_bytes)
+            if stop.is_set():
+                raise unavailable(url, f"expected an answer within {timeout:g} s, found none")
+    return bytes(body)
 
 
 async def aget_jwks(
