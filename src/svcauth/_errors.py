@@ -3,23 +3,32 @@
 ::
 
     SvcAuthError                     code
-    ├── ConfigurationError           config_invalid, config_missing
+    ├── ConfigurationError           config_invalid, config_missing, keycloak_unavailable,
+    │                                keycloak_start_failed, keycloak_port_in_use
     ├── DiscoveryError               discovery_failed
     ├── TokenError                   (caller side: no token could be obtained)
-    │   ├── TokenEndpointError       the RFC 6749 §5.2 ``error`` (invalid_client, ...) or
-    │   │                            http_<status> when the body carried none
+    │   ├── TokenEndpointError       the RFC 6749 §5.2 ``error`` (invalid_client,
+    │   │                            unauthorized_client, ...) or http_<status> when the body
+    │   │                            carried none; token_response_invalid for a broken 200
     │   └── TokenTransportError      token_endpoint_unreachable
-    ├── KeySetUnavailableError       jwks_unavailable (no usable key could be had)
+    ├── KeySetUnavailableError       jwks_unavailable, introspection_unavailable   -> 503
     └── AuthError                    (receiver side: a request is refused)
-        ├── MissingTokenError        token_missing           -> 401, no error attribute
-        ├── InvalidRequestError      invalid_request         -> 400
-        ├── InvalidTokenError        token_malformed, token_expired, signature_invalid, ...
-        │                                                    -> 401 invalid_token
-        └── ForbiddenError           not_service_account, unauthorized_service,
-                                     insufficient_scope      -> 403
+        ├── MissingTokenError        token_missing, scheme_unsupported   -> 401, no error
+        ├── InvalidRequestError      authorization_malformed, authorization_repeated,
+        │                            credentials_multiple                -> 400 invalid_request
+        ├── InvalidTokenError        token_malformed, token_too_large, alg_not_allowed,
+        │                            header_invalid, crit_unsupported, key_not_found,
+        │                            signature_invalid, token_expired, token_not_yet_valid,
+        │                            iat_in_future, claim_invalid, issuer_mismatch,
+        │                            audience_mismatch, token_type_invalid, token_inactive,
+        │                            token_unprocessable                 -> 401 invalid_token
+        └── ForbiddenError           not_service_account, not_user_token, unauthorized_service,
+                                     unauthorized_client, insufficient_scope   -> 403
 
-Messages say what was expected and what was found. They never contain a token, a secret,
-a client assertion or a claim value other than the caller's client id.
+Messages say what was expected and what was found. They never contain a token, a secret
+or a client assertion; of the claims they may name only the issuer and the caller's client
+id. What a refused caller sees is not the message but a fixed text per code
+(``svcauth.receiver.refusal_for``).
 """
 
 from __future__ import annotations
