@@ -64,6 +64,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     _logging()
     config = MockMartConfig.from_env()
+    from .tracing import setup_tracing
+
+    setup_tracing(args.service)  # before the apps build their httpx clients
     if args.service == "notification-service":
         from .notification_service.app import create_app as notification_app
 

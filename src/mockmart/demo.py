@@ -24,6 +24,7 @@ import httpx
 from svcauth.httpx import BearerAuth
 
 from .config import MockMartConfig
+from .demo_trace import show_first_checkout_trace
 from .security import service_token_source
 from .smtp_sink import read_mailbox
 from .stack import Stack, StackOptions
@@ -258,6 +259,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"MockMart is up (identity provider {stack.idp.issuer}, shop-api {stack.shop.url},"
                   f" notification-service {stack.notification.url if stack.notification else '-'})")
         result = play(stack, say)
+        show_first_checkout_trace(stack, result, say)
     except Exception as exc:
         stack.stop()
         code = getattr(exc, "code", None)

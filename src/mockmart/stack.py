@@ -24,6 +24,7 @@ from svcauth.devidp import DevIdP
 from .config import REALM_FILE, client_secret_variable, dev_env
 from .processes import ServiceProcess, wait_http, wait_smtp
 from .smtp_sink import MailboxCount, count_mailbox
+from .tracing import SPAN_FILE_VAR
 
 __all__ = ["Stack", "StackOptions", "short_lifespan_realm"]
 
@@ -148,6 +149,10 @@ class Stack:
             return self.options.database_url
         return f"sqlite:///{self.run_dir / (service + '.db')}"
 
+    def span_file(self, process: str) -> Path:
+        """The JSON-lines span file of one service process (see :mod:`mockmart.tracing`)."""
+        return self.run_dir / "spans" / f"{process}.jsonl"
+
     def service_env(self, client_id: str) -> dict[str, str]:
         """The seed's variables for a MockMart process acting as ``client_id``."""
         assert self.smtp is not None
@@ -187,7 +192,7 @@ class Stack:
         """Start everything and wait until each part is healthy (RuntimeError otherwise)."""
         opts = self.options
         if opts.fresh and self.run_dir.exists():
-            for name in ("mail", "logs"):
+            for name in ("mail", "logs", "spans"):
                 shutil.rmtree(self.run_dir / name, ignore_errors=True)
             for db in self.run_dir.glob("*.db*"):
                 db.unlink()
@@ -205,7 +210,8 @@ class Stack:
             self.notification = ServiceProcess(
                 "notification-service", ["serve", "notification-service"],
                 env={**self.service_env("notification-service"),
-                     "DATABASE_URL": self._database("notification-service")},
+                     "DATABASE_URL": self._database("notification-service"),
+                     SPAN_FILE_VAR: str(self.span_file("notification-service"))},
                 log_path=logs / "notification-service.log", port=opts.notification_port).start()
             wait_http(self.notification.url + "/healthz", process=self.notification)
             for i in range(opts.shop_replicas):
@@ -221,7 +227,8 @@ class Stack:
         n = len(self.shops) + 1
         shop = ServiceProcess(
             f"shop-api-{n}", ["serve", "shop-api"],
-            env={**self.service_env("shop-api"), "DATABASE_URL": self._database("shop-api")},
+            env={**self.service_env("shop-api"), "DATABASE_URL": self._database("shop-api"),
+                 SPAN_FILE_VAR: str(self.span_file(f"shop-api-{n}"))},
             log_path=self.run_dir / "logs" / f"shop-api-{n}.log", port=port).start()
         self.shops.append(shop)
         wait_http(shop.url + "/healthz", process=shop)

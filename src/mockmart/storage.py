@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at {real} NOT NULL, locked_by TEXT, locked_until {real},
   deliveries INTEGER NOT NULL DEFAULT 0, delivered_by TEXT, delivered_at {real},
-  last_error TEXT, created_at {real} NOT NULL);
+  last_error TEXT, created_at {real} NOT NULL, trace_context TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS notifications (
   id TEXT PRIMARY KEY, idem_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
@@ -61,6 +61,9 @@ class OutboxEvent:
     """What to deliver: ``{"orderId", "userEmail"}``; nothing secret is ever stored."""
     attempts: int
     """Failed delivery attempts so far."""
+    trace_context: dict[str, str] | None = None
+    """W3C trace context of the checkout that stored it (``traceparent``, ``tracestate``),
+    so its delivery, however late, continues the checkout's trace."""
 
 
 @dataclass(frozen=True)
@@ -200,19 +203,33 @@ class Store:
             for statement in ddl.split(";"):
                 if statement.strip():
                     run(statement, ())
+            self._add_trace_context_column(run)
+
+    def _add_trace_context_column(self, run: Execute) -> None:
+        """Databases created before the outbox had ``trace_context`` get it."""
+        if self.dialect == "postgresql":
+            run("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS trace_context TEXT", ())
+            return
+        columns = {row[1] for row in run("PRAGMA table_info(outbox)", ()).fetchall()}
+        if "trace_context" not in columns:
+            run("ALTER TABLE outbox ADD COLUMN trace_context TEXT", ())
 
     # -- shop-api: orders and outbox ------------------------------------------------------
 
-    def create_order(self, user_sub: str, user_email: str) -> str:
-        """Store an order and its ``order.completed`` outbox event in one transaction."""
+    def create_order(self, user_sub: str, user_email: str,
+                     trace_context: dict[str, str] | None = None) -> str:
+        """Store an order and its ``order.completed`` outbox event in one transaction;
+        ``trace_context`` (W3C headers of the checkout's span) is stored with the event."""
         now = self._clock()
         order_ref = "ord_" + uuid.uuid4().hex[:16]
         payload = json.dumps({"orderId": order_ref, "userEmail": user_email})
+        context = json.dumps(trace_context) if trace_context else None
         with self._db.transaction() as run:
             run("INSERT INTO orders (order_ref, user_sub, user_email, created_at) VALUES (?,?,?,?)",
                 (order_ref, user_sub, user_email, now))
-            run("INSERT INTO outbox (event_type, payload, next_attempt_at, created_at) "
-                "VALUES (?,?,?,?)", ("order.completed", payload, now, now))
+            run("INSERT INTO outbox (event_type, payload, next_attempt_at, created_at, "
+                "trace_context) VALUES (?,?,?,?,?)",
+                ("order.completed", payload, now, now, context))
         return order_ref
 
     def record_payment(self, order_ref: str, status: str) -> bool:
@@ -230,18 +247,19 @@ class Store:
                     "UPDATE outbox SET locked_by = ?, locked_until = ? WHERE id IN ("
                     "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
                     "AND (locked_until IS NULL OR locked_until < ?) ORDER BY id LIMIT ? "
-                    "FOR UPDATE SKIP LOCKED) RETURNING id, event_type, payload, attempts",
+                    "FOR UPDATE SKIP LOCKED) RETURNING id, event_type, payload, attempts, trace_context",
                     (worker, now + lease, now, now, limit)).fetchall()
             else:
                 # BEGIN IMMEDIATE holds the write lock: select + lease is atomic.
-                rows = run("SELECT id, event_type, payload, attempts FROM outbox "
+                rows = run("SELECT id, event_type, payload, attempts, trace_context FROM outbox "
                            "WHERE status = 'pending' AND next_attempt_at <= ? "
                            "AND (locked_until IS NULL OR locked_until < ?) ORDER BY id LIMIT ?",
                            (now, now, limit)).fetchall()
                 for row in rows:
                     run("UPDATE outbox SET locked_by = ?, locked_until = ? WHERE id = ?",
                         (worker, now + lease, row[0]))
-        events = [OutboxEvent(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+        events = [OutboxEvent(r[0], r[1], json.loads(r[2]), r[3],
+                              json.loads(r[4]) if r[4] else None) for r in rows]
         return sorted(events, key=lambda e: e.id)
 
     def mark_delivered(self, event_id: int, worker: str) -> None:

@@ -45,6 +45,7 @@ from svcauth.fastapi import ServiceAuth, install_error_handlers
 
 from ..config import MockMartConfig
 from ..storage import Store, open_store
+from ..tracing import fastapi_options, span, trace_app
 from .mailer import build_message, send_message
 
 __all__ = ["NotificationGuards", "OrderNotification", "ReminderNotification", "create_app"]
@@ -89,7 +90,8 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
 
         guards = notification_guards(config)
     db = store if store is not None else open_store(config.database_url)
-    app = FastAPI(title="MockMart notification-service", version="1")
+    app = FastAPI(title="MockMart notification-service", version="1", **fastapi_options())
+    trace_app(app)
     install_error_handlers(app)
 
     async def notify(*, key: str, kind: str, recipient: str, caller: str,
@@ -104,8 +106,11 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         msg = build_message(notification_id=res.id, kind=kind, recipient=recipient,
                             caller=caller, order_id=order_id, cart_id=cart_id)
         try:
-            await asyncio.to_thread(send_message, msg, host=config.smtp_host,
-                                    port=config.smtp_port)
+            with span("SMTP send", {"server.address": config.smtp_host,
+                                    "server.port": config.smtp_port, "mockmart.kind": kind},
+                      kind="CLIENT"):
+                await asyncio.to_thread(send_message, msg, host=config.smtp_host,
+                                        port=config.smtp_port)
         except Exception as exc:  # SMTP down: give the lease back, let the caller retry
             log.warning("notification %s: SMTP send failed (%s)", res.id, type(exc).__name__)
             await asyncio.to_thread(db.release_notification, res.id)

@@ -29,6 +29,7 @@ from svcauth.fastapi import ServiceAuth, install_error_handlers
 
 from ..config import MockMartConfig
 from ..storage import Store, open_store
+from ..tracing import current_context_headers, fastapi_options, trace_app
 from .dispatcher import Dispatcher, NotificationClient
 
 __all__ = ["Checkout", "PaymentWebhook", "ShopGuards", "create_app"]
@@ -91,7 +92,8 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
             await task
             await client.aclose()
 
-    app = FastAPI(title="MockMart shop-api", version="1", lifespan=lifespan)
+    app = FastAPI(title="MockMart shop-api", version="1", lifespan=lifespan, **fastapi_options())
+    trace_app(app)
     install_error_handlers(app)
 
     @app.post("/api/checkout", status_code=201)
@@ -99,7 +101,9 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         email = getattr(user, "email", None) or user.claims.get("email")
         if not email:
             return JSONResponse({"error": "no_email", "message": "the user has no e-mail"}, 422)
-        order_id = await asyncio.to_thread(db.create_order, user.subject, email)
+        # The outbox event keeps this request's trace context: its delivery joins the trace.
+        order_id = await asyncio.to_thread(db.create_order, user.subject, email,
+                                           current_context_headers())
         return JSONResponse({"orderId": order_id, "status": "created"}, 201)
 
     @app.post("/api/webhooks/payment")

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from ..storage import OutboxEvent, Store
+from ..tracing import TracingTransport, httpx_instrumented, span
 
 __all__ = ["DeliveryFailed", "Dispatcher", "NotificationClient", "backoff_delay"]
 
@@ -41,7 +42,10 @@ class NotificationClient:
     """Posts ``order.completed`` events to notification-service (``auth`` adds the token)."""
 
     def __init__(self, base_url: str, auth: httpx.Auth, *, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout)
+        # Traced by the httpx instrumentation when installed, else by the wrapping transport.
+        transport = None if httpx_instrumented() else TracingTransport()
+        self._client = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout,
+                                         transport=transport)
 
     async def deliver(self, event: OutboxEvent) -> None:
         """Deliver one event; raises :class:`DeliveryFailed` unless answered 202."""
@@ -90,6 +94,14 @@ class Dispatcher:
         return len(events)
 
     async def _one(self, event: OutboxEvent) -> None:
+        # The delivery continues the checkout's trace, stored with the event.
+        attributes = {"messaging.operation.type": "process", "mockmart.outbox.event_id": event.id,
+                      "mockmart.outbox.attempts": event.attempts}
+        with span(f"dispatcher deliver {event.event_type}", attributes, kind="CONSUMER",
+                  parent_headers=event.trace_context or {}):
+            await self._deliver_one(event)
+
+    async def _deliver_one(self, event: OutboxEvent) -> None:
         try:
             await self.deliver(event)
         except Exception as exc:

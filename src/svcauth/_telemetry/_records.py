@@ -23,11 +23,15 @@ FETCH_REASON: ContextVar[str] = ContextVar("svcauth_fetch_reason", default="miss
 """Why a token fetch runs (``miss`` or ``refresh_ahead``), set by the caching source."""
 
 
-def _host(url: str) -> str:
+def _server(url: str) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of ``url`` (nothing else of it: no path, no
+    query)."""
     try:
-        return urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return ""
+        return {"server.address": ""}
+    return {"server.address": parts.hostname or "", "server.port": port}
 
 
 class FetchRecord:
@@ -57,7 +61,7 @@ def token_fetch(client_id: str, token_endpoint: str) -> Iterator[FetchRecord]:
         return
     started = time.perf_counter()
     outcome = "ok"
-    attributes = {"svcauth.client_id": client_id, "server.address": _host(token_endpoint),
+    attributes = {"svcauth.client_id": client_id, **_server(token_endpoint),
                   "svcauth.cache.outcome": FETCH_REASON.get()}
     with start_span("svcauth.token.fetch", attributes) as span:
         try:
@@ -98,9 +102,10 @@ def jwks_fetch(url: str) -> Iterator[KeysRecord]:
     if not STATE.enabled:
         yield record
         return
-    host = _host(url)
+    server = _server(url)
+    host = server["server.address"]
     outcome = "ok"
-    with start_span("svcauth.jwks.fetch", {"server.address": host}) as span:
+    with start_span("svcauth.jwks.fetch", server) as span:
         try:
             yield record
         except BaseException as exc:
