@@ -58,6 +58,13 @@ def _client_id(identity: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _verified_caller(claims: Any) -> str | None:
+    if claims is None:
+        return None
+    value = getattr(claims, "azp", None) or getattr(claims, "client_id", None)
+    return value if isinstance(value, str) else None
+
+
 class Guard(Generic[_I]):
     """Verifier + policy + bearer header parsing, for framework integrations.
 
@@ -95,11 +102,13 @@ class Guard(Generic[_I]):
         (``METHOD /path``) goes into the audit line.
         Blocking (a JWKS fetch may happen): async code calls :meth:`aauthenticate`.
         """
+        claims = None
         try:
             token = parse_authorization(authorization, query_token=query_token)
-            identity = self.policy.authorize(self.verifier.verify(token))
+            claims = self.verifier.verify(token)
+            identity = self.policy.authorize(claims)
         except SvcAuthError as exc:
-            self._record_refusal(exc, endpoint)
+            self._record_refusal(exc, endpoint, claims)
             raise
         except Exception as exc:
             raise self._unexpected(exc, endpoint) from None
@@ -111,11 +120,13 @@ class Guard(Generic[_I]):
         endpoint: str | None = None,
     ) -> _I:
         """Async twin of :meth:`authenticate`; never blocks the event loop."""
+        claims = None
         try:
             token = parse_authorization(authorization, query_token=query_token)
-            identity = self.policy.authorize(await self.verifier.averify(token))
+            claims = await self.verifier.averify(token)
+            identity = self.policy.authorize(claims)
         except SvcAuthError as exc:
-            self._record_refusal(exc, endpoint)
+            self._record_refusal(exc, endpoint, claims)
             raise
         except Exception as exc:
             raise self._unexpected(exc, endpoint) from None
@@ -132,9 +143,12 @@ class Guard(Generic[_I]):
         self._record_refusal(error, endpoint)
         return error
 
-    def _record_refusal(self, exc: SvcAuthError, endpoint: str | None) -> None:
+    def _record_refusal(self, exc: SvcAuthError, endpoint: str | None,
+                        claims: Any = None) -> None:
+        # A policy refusal comes after verification: the verified azp names the caller.
         status = int(getattr(exc, "status", 503))
-        self._record(AuthDecision(False, exc.code, status, _client_id(exc), endpoint))
+        client_id = _client_id(exc) or _verified_caller(claims)
+        self._record(AuthDecision(False, exc.code, status, client_id, endpoint))
 
     def _record(self, decision: AuthDecision) -> None:
         try:
