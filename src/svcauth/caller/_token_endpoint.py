@@ -61,7 +61,8 @@ def parse_retry_after(value: str | None, *, wall_now: float) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        # str.isdigit() admits digits of every script ("²", "٣"); only ASCII is a delta.
+        return float(value) if value.isascii() else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -74,14 +75,11 @@ def parse_retry_after(value: str | None, *, wall_now: float) -> float | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if not isinstance(value, int | float | str):
+        return None
+    try:
         result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value)
-        except ValueError:
-            return None
-    else:
+    except (ValueError, OverflowError):  # "abc", or an integer past float range (10**400)
         return None
     return result if math.isfinite(result) and result > 0 else None
 
