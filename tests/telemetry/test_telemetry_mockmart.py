@@ -5,6 +5,7 @@ the first checkout's trace across shop-api, Keycloak's endpoints and notificatio
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,21 @@ def test_mockmart_demo_prints_the_first_checkouts_trace(tmp_path: Path) -> None:
     assert len(trace_ids) == 1
     assert {s["service"] for s in checkout_trace(spans)} == {"shop-api", "notification-service"}
     json.dumps(spans)  # the span files are plain JSON
+
+
+def test_otlp_endpoint_without_the_exporter_package_says_what_to_install(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import importlib.util
+
+    from mockmart.tracing import _otlp_processor
+
+    try:
+        installed = importlib.util.find_spec("opentelemetry.exporter.otlp") is not None
+    except ModuleNotFoundError:  # not even the opentelemetry.exporter namespace
+        installed = False
+    if installed:
+        pytest.skip("the OTLP exporter is installed here")
+    with caplog.at_level(logging.WARNING, logger="mockmart.tracing"):
+        assert _otlp_processor("http://127.0.0.1:4318") is None
+    assert "pip install opentelemetry-exporter-otlp-proto-http" in caplog.text
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" in caplog.text
