@@ -6,8 +6,9 @@ the tests marked ``soak`` and makes the loads of the others longer (``fault_kit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fault_kit import SOAK, TOKEN_LIFETIME
@@ -48,3 +49,25 @@ def idp(short_realm: Path) -> Iterator[DevIdP]:
 def shop_secret() -> str:
     """shop-api's dev client secret."""
     return dev_env()["SHOP_API_CLIENT_SECRET"]
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start a MockMart system (processes on free ports) with the given StackOptions fields;
+    stopped after the test."""
+    from mockmart.stack import Stack, StackOptions
+
+    started: list[Stack] = []
+
+    def make(**options: Any) -> Stack:
+        options.setdefault("run_dir", tmp_path / f"run{len(started)}")
+        options.setdefault("retry_max_delay", 1.0)
+        stack = Stack(StackOptions(**options))
+        started.append(stack)
+        return stack.start()
+
+    try:
+        yield make
+    finally:
+        for stack in started:
+            stack.stop()
