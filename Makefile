@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/verify.py
 	$(PY) bench/caller.py
+	$(PY) bench/telemetry.py
 
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
