@@ -8,3 +8,8 @@ import pytest
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# The real-Keycloak session fixtures (`keycloak`, `keycloak_auth`, `keycloak_env`) are
+# visible to every test directory, so one Keycloak serves the whole session.
+pytest_plugins = ["keycloak_fixtures"]

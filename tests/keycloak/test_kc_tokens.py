@@ -70,7 +70,7 @@ SERVICE_CLIENTS = [
     ("inventory-sync", "notification-service", None,
      {"notification-service": ["notifications:read"]}),
     ("payment-provider", "shop-api", "notification-service", {"shop-api": ["webhooks:payment"]}),
-    ("reporting-job", None, "notification-service", {}),
+    ("reporting-job", "notification-service", None, {}),
 ]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -156,31 +155,6 @@ class KeycloakForStack:
         return sign_compact(claims, self._key, "RS256", {"typ": "JWT", "kid": self._kid})
 
 
-def _session_keycloak(request: pytest.FixtureRequest) -> Any:
-    """The session's ``keycloak`` fixture when this directory can see it; otherwise one
-    Keycloak started here, once per session, like tests/keycloak/conftest.py does."""
-    try:
-        return request.getfixturevalue("keycloak")
-    except pytest.FixtureLookupError:
-        pass
-    from svcauth._errors import SvcAuthError
-    from svcauth.keycloak import DEFAULT_VERSION, KeycloakConfig, LocalKeycloak
-    from svcauth.keycloak._dist import UNAVAILABLE
-
-    config = KeycloakConfig(version=os.environ.get("SVCAUTH_KEYCLOAK_VERSION", DEFAULT_VERSION),
-                            realm_files=(REPO / "deploy/keycloak/techstore-realm.json",),
-                            env_file=REPO / "deploy/dev.env")
-    server = LocalKeycloak(config)
-    try:
-        server.start()
-    except SvcAuthError as exc:
-        if exc.code == UNAVAILABLE and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
-            pytest.skip(f"Keycloak unavailable here: {exc.message}")
-        pytest.fail(f"Keycloak [{exc.code}]: {exc.message}", pytrace=False)
-    request.addfinalizer(server.stop)
-    return server.endpoints
-
-
 @pytest.fixture(scope="session")
 def mockmart_keycloak(request: pytest.FixtureRequest) -> Iterator[KeycloakForStack]:
     """A throw-away copy of the techstore realm on the session's Keycloak, with a passive
@@ -188,13 +162,10 @@ def mockmart_keycloak(request: pytest.FixtureRequest) -> Iterator[KeycloakForSta
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from kc_admin import KeycloakAdmin
     from mockmart.config import REALM_FILE, dev_env
 
-    if str(REPO / "tests" / "keycloak") not in sys.path:
-        sys.path.insert(0, str(REPO / "tests" / "keycloak"))
-    from kc_admin import KeycloakAdmin
-
-    endpoints = _session_keycloak(request)
+    endpoints = request.getfixturevalue("keycloak")  # the session's one Keycloak
     env = dict(dev_env())
     admin = KeycloakAdmin(endpoints)
     name = "mockmart-" + uuid.uuid4().hex[:8]

@@ -15,7 +15,7 @@ import httpx
 from svcauth._jwk import load_private_key
 from svcauth._jws import sign_compact
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 REALM_FILE = ROOT / "deploy/keycloak/techstore-realm.json"
 ENV_FILE = ROOT / "deploy/dev.env"
 INVENTORY_KEY = ROOT / "deploy/dev/inventory-sync.key.pem"

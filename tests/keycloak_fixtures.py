@@ -15,8 +15,8 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from keycloak_support import ENV_FILE, REALM_FILE
 
+from keycloak_support import ENV_FILE, REALM_FILE
 from svcauth._errors import SvcAuthError
 from svcauth.keycloak import (
     DEFAULT_VERSION,
