@@ -104,9 +104,10 @@ def test_introspection_answers_inactive_when_caller_not_in_audience(
     auth = ("notification-service", keycloak_env["NOTIFICATION_SERVICE_CLIENT_SECRET"])
     url = f"{keycloak.token_endpoint}/introspect"
     shop = client_token(keycloak.token_endpoint, keycloak.issuer, keycloak_env, "shop-api")
-    reporting = client_token(keycloak.token_endpoint, keycloak.issuer, keycloak_env, "reporting-job")
+    # payment-provider's token names shop-api and account, not notification-service.
+    payment = client_token(keycloak.token_endpoint, keycloak.issuer, keycloak_env, "payment-provider")
     active = httpx.post(url, data={"token": shop}, auth=auth, timeout=10.0).json()
-    inactive = httpx.post(url, data={"token": reporting}, auth=auth, timeout=10.0)
+    inactive = httpx.post(url, data={"token": payment}, auth=auth, timeout=10.0)
     assert (active["active"], active["client_id"]) == (True, "shop-api")
     assert (inactive.status_code, inactive.json()) == (200, {"active": False})
 
