@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from keycloak_support import ENV_FILE, REALM_FILE
+from svcauth._envfile import load_env_file
 from svcauth._errors import SvcAuthError
 from svcauth.keycloak import (
     DEFAULT_VERSION,
     KeycloakConfig,
     KeycloakEndpoints,
     LocalKeycloak,
-    read_env_file,
 )
 from svcauth.keycloak._dist import UNAVAILABLE
 
@@ -62,7 +62,7 @@ def _start(auth_path: str, pytestconfig: pytest.Config) -> LocalKeycloak:
 @pytest.fixture(scope="session")
 def keycloak_env() -> dict[str, str]:
     """The development values of deploy/dev.env (client secrets, alice's password)."""
-    return read_env_file(ENV_FILE)
+    return load_env_file(ENV_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ import pytest
 from devidp_support import REALM_FILE
 
 from svcauth._errors import ConfigurationError
+from svcauth._placeholders import resolve_placeholders
 from svcauth.devidp import load_env_file, load_realm, parse_env
-from svcauth.devidp._realm import Realm, resolve_placeholders
+from svcauth.devidp._realm import Realm
 
 
 def test_every_placeholder_of_the_realm_is_in_dev_env(realm: Realm,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from svcauth._errors import SvcAuthError
+from svcauth._envfile import parse_env
+from svcauth._errors import ConfigurationError, SvcAuthError
 from svcauth.keycloak import Distribution, KeycloakEndpoints, cache_root, java_home_for
-from svcauth.keycloak._envfile import parse_env_text
 from svcauth.keycloak._instance import (
     build_key,
     create_home,
@@ -30,13 +30,13 @@ from svcauth.keycloak._process import terminate_group
     ("EMPTY=\nURL=http://h:1/a=b\n", {"EMPTY": "", "URL": "http://h:1/a=b"}),
 ])
 def test_env_text_parses_key_value_lines(text: str, expected: dict[str, str]) -> None:
-    assert parse_env_text(text) == expected
+    assert parse_env(text) == expected
 
 
 @pytest.mark.parametrize("text", ["A\n", "1A=x\n", "=x\n", "A B=x\n"])
 def test_env_text_rejects_a_line_without_key_value_naming_the_line(text: str) -> None:
-    with pytest.raises(ValueError, match="line 1: expected KEY=value"):
-        parse_env_text(text)
+    with pytest.raises(ConfigurationError, match=r"^<string>:1: expected KEY=VALUE"):
+        parse_env(text)
 
 
 def test_cache_root_defaults_under_home_and_honours_override(tmp_path: Path) -> None:

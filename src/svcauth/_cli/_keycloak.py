@@ -64,12 +64,12 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def run_apply(args: argparse.Namespace) -> int:
     """Plan, print, and (unless ``--dry-run``) apply."""
+    from .._envfile import load_env_file
     from ..keycloak._admin import AdminClient, AdminCredentials
     from ..keycloak._apply import apply_realm
-    from ..keycloak._envfile import read_env_file
     from ..keycloak._realm import load_realm_file
 
-    env: dict[str, str] = dict(read_env_file(args.env_file)) if args.env_file else {}
+    env: dict[str, str] = dict(load_env_file(args.env_file)) if args.env_file else {}
     env.update(os.environ)
     realm = load_realm_file(args.file, env)
     server = args.server.rstrip("/") + ("/" + args.realm_path.strip("/") if args.realm_path.strip("/")

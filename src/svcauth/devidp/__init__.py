@@ -8,7 +8,7 @@ for every known difference from Keycloak 26.
 
 from __future__ import annotations
 
-from ._envfile import load_env_file, parse_env
+from .._envfile import load_env_file, parse_env
 from ._idp import DevIdP
 from ._realm import Client, Realm, User, load_realm
 

@@ -9,7 +9,6 @@ composite realm role ``default-roles-<realm>``.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}")
+from .._placeholders import resolve_placeholders
 
 RoleRef = tuple[str | None, str]
 """A role: ``(None, name)`` for a realm role, ``(client_id, name)`` for a client role."""
@@ -27,31 +25,6 @@ ACCOUNT_CLIENT = "account"
 _ACCOUNT_ROLES = ("manage-account", "manage-account-links", "view-profile",
                   "view-applications", "view-consent", "manage-consent", "delete-account",
                   "view-groups")
-
-
-def resolve_placeholders(value: Any, env: Mapping[str, str], *, where: str = "") -> Any:
-    """Replace ``${NAME}`` (or ``${NAME:default}``) in every string of a JSON value.
-
-    Raises ``ConfigurationError`` (code ``config_missing``) naming the first missing
-    variable and where it was used; never a value.
-    """
-    if isinstance(value, str):
-        def sub(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            raise ConfigurationError(
-                f"realm placeholder ${{{name}}} at {where or '(top)'}: expected environment "
-                f"variable {name} to be set, found it missing", code="config_missing")
-        return _PLACEHOLDER.sub(sub, value)
-    if isinstance(value, list):
-        return [resolve_placeholders(v, env, where=f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k: resolve_placeholders(v, env, where=f"{where}.{k}" if where else k)
-                for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from svcauth.keycloak._dist import (
     java_home_for,
 )
 from svcauth.keycloak._endpoints import KeycloakEndpoints
-from svcauth.keycloak._envfile import parse_env_text, read_env_file
 from svcauth.keycloak._process import free_port
 from svcauth.keycloak._server import KeycloakConfig, LocalKeycloak
 
@@ -28,6 +27,4 @@ __all__ = [
     "ensure_distribution",
     "free_port",
     "java_home_for",
-    "parse_env_text",
-    "read_env_file",
 ]

@@ -41,7 +41,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._realm import PLACEHOLDER, RealmClient, RealmFile
+from .._placeholders import PLACEHOLDER
+from ._realm import RealmClient, RealmFile
 
 ERROR = "error"
 WARNING = "warning"

@@ -13,40 +13,16 @@ Only the parts lint and apply need get a typed view (:class:`RealmClient`,
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError
-
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}")
-"""``${NAME}`` or ``${NAME:default}``, as Keycloak's import resolves them."""
+from .._placeholders import resolve_placeholders
 
 DEFAULT_ACCESS_TOKEN_LIFESPAN = 300
 """Keycloak's realm default ``accessTokenLifespan`` in seconds, when the file sets none."""
-
-
-def resolve_placeholders(value: Any, env: Mapping[str, str], *, where: str = "") -> Any:
-    """``value`` (any JSON value) with every ``${NAME}`` replaced from ``env``."""
-    if isinstance(value, str):
-        def sub(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            raise ConfigurationError(
-                f"realm placeholder ${{{name}}} at {where or '(top)'}: expected the environment "
-                f"variable {name}, found it unset", code="config_missing")
-        return PLACEHOLDER.sub(sub, value)
-    if isinstance(value, list):
-        return [resolve_placeholders(v, env, where=f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k: resolve_placeholders(v, env, where=f"{where}.{k}" if where else k)
-                for k, v in value.items()}
-    return value
 
 
 def _flag(rep: Mapping[str, Any], name: str, default: bool) -> bool:

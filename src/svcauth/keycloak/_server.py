@@ -30,11 +30,11 @@ from types import TracebackType
 import httpx
 
 from svcauth._discovery import normalize_auth_path
+from svcauth._envfile import load_env_file
 from svcauth._errors import SvcAuthError
 from svcauth.keycloak import _instance
 from svcauth.keycloak._dist import DEFAULT_VERSION, Distribution, Progress, ensure_distribution
 from svcauth.keycloak._endpoints import KeycloakEndpoints
-from svcauth.keycloak._envfile import read_env_file
 from svcauth.keycloak._process import (
     free_port,
     group_rss_bytes,
@@ -146,7 +146,7 @@ class LocalKeycloak:
         return self._home / "keycloak.log" if self._home is not None else None
 
     def _environment(self, port: int, mgmt_port: int, auth_path: str) -> dict[str, str]:
-        env = dict(read_env_file(self.config.env_file)) if self.config.env_file else {}
+        env = dict(load_env_file(self.config.env_file)) if self.config.env_file else {}
         env.update(os.environ)
         env.update(self.config.env)
         assert self.distribution is not None

@@ -1,11 +1,12 @@
-"""Reading ``deploy/dev.env``: ``KEY=VALUE`` lines, ``#`` comments, optional quotes."""
+"""Reading ``KEY=VALUE`` files such as ``deploy/dev.env`` (the dev IdP, the Keycloak runner,
+MockMart and the tests all read them through here)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from .._errors import ConfigurationError
+from ._errors import ConfigurationError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
