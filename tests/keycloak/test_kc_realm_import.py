@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from keycloak_support import REALM_FILE, claims_of, client_token
 
+from keycloak_support import REALM_FILE, claims_of, client_token
 from svcauth.keycloak import KeycloakEndpoints
 
 pytestmark = pytest.mark.keycloak

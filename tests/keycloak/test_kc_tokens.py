@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+
 from keycloak_support import (
     audiences,
     claims_of,
@@ -20,7 +21,6 @@ from keycloak_support import (
     jwt_form,
     post_form,
 )
-
 from svcauth.keycloak import KeycloakEndpoints
 
 pytestmark = pytest.mark.keycloak
