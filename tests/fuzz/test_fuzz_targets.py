@@ -103,6 +103,9 @@ REGRESSIONS = [
     # TokenEndpointError.
     ("token_response", b"\x04\xb3\xb3\xb3\n{\"error\":\"temporarily_unavailable\"}"),
     ("token_response", b"\x09\xb9\n{}"),
+    # Fixed in f6a068a with the above: an expires_in past float range (OverflowError).
+    ("token_response", b"\x00" + b'{"access_token":"eyJabc","token_type":"Bearer","expires_in":1'
+     + b"0" * 400 + b"}"),
 ]
 
 
