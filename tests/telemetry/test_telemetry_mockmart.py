@@ -131,18 +131,24 @@ def test_mockmart_demo_prints_the_first_checkouts_trace(tmp_path: Path) -> None:
 
 
 def test_otlp_endpoint_without_the_exporter_package_says_what_to_install(
-        caplog: pytest.LogCaptureFixture) -> None:
-    import importlib.util
-
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     from mockmart.tracing import _otlp_processor
 
-    try:
-        installed = importlib.util.find_spec("opentelemetry.exporter.otlp") is not None
-    except ModuleNotFoundError:  # not even the opentelemetry.exporter namespace
-        installed = False
-    if installed:
-        pytest.skip("the OTLP exporter is installed here")
+    # The demo extra installs the exporter; hide it so the import fails as it would without.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
     with caplog.at_level(logging.WARNING, logger="mockmart.tracing"):
         assert _otlp_processor("http://127.0.0.1:4318") is None
     assert "pip install opentelemetry-exporter-otlp-proto-http" in caplog.text
     assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" in caplog.text
+
+
+def test_otlp_endpoint_with_the_exporter_installed_exports_in_batches() -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from mockmart.tracing import _otlp_processor
+
+    processor = _otlp_processor("http://127.0.0.1:4318")
+    try:
+        assert isinstance(processor, BatchSpanProcessor)
+    finally:
+        processor.shutdown()

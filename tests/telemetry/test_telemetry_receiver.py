@@ -110,3 +110,25 @@ def test_hit_ratio_is_hits_over_lookups_of_the_verified_token_caches(otel: Otel)
     hits, misses = caches.totals()
     assert ratio == pytest.approx(hits / (hits + misses))
     assert 0 < ratio < 1
+
+
+@pytest.mark.anyio
+async def test_without_a_tracer_provider_verifications_are_counted_and_no_span_is_made(
+        otel: Otel, monkeypatch: pytest.MonkeyPatch) -> None:
+    import svcauth.receiver._verifier as verifier_module
+
+    monkeypatch.setattr(verifier_module, "tracing", lambda: False)  # only the API installed
+    signer = Signer()
+    verifier = _verifier(JwksServer(signer))
+    valid = _verifications(otel, **{"svcauth.outcome": "valid", "svcauth.cached": False})
+    expired = _verifications(otel, **{"svcauth.outcome": "invalid", "error.type": "token_expired"})
+    verifier.verify(signer.token("shop-api"))
+    await verifier.averify(signer.token("cart-reminder-job"))
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(signer.token("shop-api", now=1_000_000_000.0))
+    with pytest.raises(InvalidTokenError):
+        await verifier.averify(signer.token("shop-api", now=1_000_000_000.0))
+    assert otel.spans("svcauth.verify") == []
+    assert _verifications(otel, **{"svcauth.outcome": "valid", "svcauth.cached": False}) == valid + 2
+    assert _verifications(otel, **{"svcauth.outcome": "invalid",
+                                   "error.type": "token_expired"}) == expired + 2

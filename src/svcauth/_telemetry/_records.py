@@ -9,15 +9,17 @@ claim value other than the caller's client id, or an exception message.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import _tally
 from ._metrics import instruments
 from ._state import NO_SPAN, STATE, error_code, mark_error, start_span
+
+_T = TypeVar("_T")
 
 FETCH_REASON: ContextVar[str] = ContextVar("svcauth_fetch_reason", default="miss")
 """Why a token fetch runs (``miss`` or ``refresh_ahead``), set by the caching source."""
@@ -131,6 +133,29 @@ class VerifyRecord:
         """``azp`` (else ``client_id``) of a verified token; never read from a refused one."""
 
 
+def counted(verify: Callable[[str], _T], token: str) -> _T:
+    """``verify(token)`` with the verification tally and no span: telemetry is on, but no
+    tracer provider is set (:func:`tracing`), so a span would only cost time."""
+    try:
+        result = verify(token)
+    except BaseException as exc:
+        _tally.verifications["invalid", error_code(exc)] += 1
+        raise
+    _tally.verifications["valid", ""] += 1
+    return result
+
+
+async def acounted(verify: Callable[[str], Awaitable[_T]], token: str) -> _T:
+    """Async twin of :func:`counted`."""
+    try:
+        result = await verify(token)
+    except BaseException as exc:
+        _tally.verifications["invalid", error_code(exc)] += 1
+        raise
+    _tally.verifications["valid", ""] += 1
+    return result
+
+
 @contextmanager
 def verification() -> Iterator[VerifyRecord]:
     """Span ``svcauth.verify`` and the verification tally around one uncached verification.
@@ -157,4 +182,5 @@ def verification() -> Iterator[VerifyRecord]:
             span.set_attribute("svcauth.caller", record.caller)
 
 
-__all__ = ["FETCH_REASON", "NO_SPAN", "jwks_fetch", "token_fetch", "verification"]
+__all__ = ["FETCH_REASON", "NO_SPAN", "acounted", "counted", "jwks_fetch", "token_fetch",
+           "verification"]

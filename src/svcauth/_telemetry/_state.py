@@ -12,7 +12,13 @@ from typing import Any
 
 try:  # optional extra: svcauth[otel]
     from opentelemetry import trace as otel_trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.trace import (
+        NoOpTracerProvider,
+        ProxyTracerProvider,
+        SpanKind,
+        Status,
+        StatusCode,
+    )
 except ImportError:  # pragma: no cover - exercised only without opentelemetry installed
     otel_trace = None  # type: ignore[assignment]
 
@@ -74,13 +80,29 @@ def tracer() -> Any:
     return found
 
 
+def tracing() -> bool:
+    """True when a span would be recorded: telemetry on and a real tracer provider set, here
+    (:func:`svcauth.telemetry.configure`) or globally.
+
+    With only the OpenTelemetry API installed the global provider is a proxy to the no-op
+    one, whose spans still cost about 9 µs each (measured: an uncached RS256 verify went from
+    1.0x to 1.26x the floor), so no span is started at all until an SDK provider is set.
+    """
+    if not STATE.enabled:
+        return False
+    if STATE.tracer_provider is not None:
+        return True
+    return not isinstance(otel_trace.get_tracer_provider(),
+                          ProxyTracerProvider | NoOpTracerProvider)
+
+
 def start_span(name: str, attributes: dict[str, Any], *, client: bool = True) -> Any:
     """A current span as a context manager (:data:`NO_SPAN` when telemetry is off).
 
     Exceptions are neither recorded nor turned into a status here: their messages are not
     telemetry. Callers set ``error.type`` to the stable code with :func:`mark_error`.
     """
-    if not STATE.enabled:
+    if not tracing():
         return NO_SPAN
     kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
     return tracer().start_as_current_span(name, kind=kind, attributes=attributes,

@@ -25,8 +25,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._errors import ConfigurationError
-from .._telemetry._records import verification
+from .._telemetry._records import acounted, counted, verification
 from .._telemetry._state import STATE as _TELEMETRY
+from .._telemetry._state import tracing
 from .._telemetry._tally import caches as _followed_caches
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
@@ -217,6 +218,8 @@ class Verifier:
                 return hit  # counted by the cache; no span on a hit
         if not _TELEMETRY.enabled:
             return self._verify_uncached(token)
+        if not tracing():
+            return counted(self._verify_uncached, token)
         with verification() as record:
             claims = self._verify_uncached(token)
             record.caller = claims.azp or claims.client_id
@@ -236,6 +239,8 @@ class Verifier:
                 return hit
         if not _TELEMETRY.enabled:
             return await self._averify_uncached(token)
+        if not tracing():
+            return await acounted(self._averify_uncached, token)
         with verification() as record:
             claims = await self._averify_uncached(token)
             record.caller = claims.azp or claims.client_id
