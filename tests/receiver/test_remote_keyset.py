@@ -346,3 +346,21 @@ async def test_a_task_waits_for_a_fetch_started_by_a_thread() -> None:
     assert await task is not None
     thread.join(5)
     assert found and endpoint.requests == 1 and keys.fetch_count == 1
+
+
+def test_skipped_encryption_key_is_routine_but_a_key_with_private_material_warns(
+        caplog: pytest.LogCaptureFixture) -> None:
+    realm = Realm()
+    realm.add_key("RS256", kid="k1")
+    jwks = realm.jwks()
+    public = dict(jwks["keys"][0])
+    jwks["keys"] += [{**public, "kid": "enc", "use": "enc", "alg": "RSA-OAEP"},
+                     {**public, "kid": "leaky", "d": "AQAB"}]
+    keys = RemoteKeySet(JWKS_URI, issuer=ISSUER, clock=Clock(1000.0),
+                        http_client=JwksEndpoint(jwks).client())
+    with caplog.at_level(logging.DEBUG, logger="svcauth"):
+        keys.get_key("k1", "RS256")
+    levels = {r.getMessage().rsplit("ignoring ", 1)[1]: r.levelno for r in caplog.records
+              if "ignoring" in r.getMessage()}
+    assert levels == {"key #1: use is not 'sig'": logging.DEBUG,
+                      "key #2: holds private or symmetric key material": logging.WARNING}

@@ -217,7 +217,9 @@ class RemoteKeySet(IndexedKeySet):
     def _install(self, document: dict[str, Any]) -> None:
         index = index_from_jwks(document, issuer=self.issuer, previous=self._index)
         for reason in index.skipped:
-            log.warning("svcauth: JWKS at %s: ignoring %s", self.jwks_uri, reason)
+            # Every Keycloak publishes an RSA-OAEP encryption key: skipping it is routine.
+            level = logging.DEBUG if reason.endswith("use is not 'sig'") else logging.WARNING
+            log.log(level, "svcauth: JWKS at %s: ignoring %s", self.jwks_uri, reason)
         if not index.entries:
             raise unavailable(self.jwks_uri, "expected at least one usable signing key, "
                               "found none")
