@@ -2,10 +2,12 @@
 
 Every service reads the same variables (``KEYCLOAK_URL``, ``KEYCLOAK_PUBLIC_URL``,
 ``KEYCLOAK_REALM``, ``KEYCLOAK_AUTH_PATH``, ``KEYCLOAK_CLIENT_ID``, ``KEYCLOAK_CLIENT_SECRET``
-or ``KEYCLOAK_CLIENT_SECRET_FILE``, ``NOTIFICATION_URL``, ``DATABASE_URL``, ``SMTP_HOST``,
-``SMTP_PORT``); a process learns *which* service it is from ``KEYCLOAK_CLIENT_ID``. Secrets
-come only from the environment or a file; :func:`dev_env` holds the development values of
-``deploy/dev.env`` that the orchestrator (``mockmart up``/``demo``) hands to each child.
+or ``KEYCLOAK_CLIENT_SECRET_FILE`` (or ``KEYCLOAK_CLIENT_KEY_FILE`` for a ``private_key_jwt``
+client, as in ``svcauth.caller.ClientConfig.from_env``), ``NOTIFICATION_URL``,
+``DATABASE_URL``, ``SMTP_HOST``, ``SMTP_PORT``); a process learns *which* service it is
+from ``KEYCLOAK_CLIENT_ID``. Secrets come only from the environment or a file;
+:func:`dev_env` holds the development values of ``deploy/dev.env`` that the orchestrator
+(``mockmart up``/``demo``) hands to each child.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "MockMartConfig",
     "client_secret_variable",
     "dev_env",
+    "dev_key_file",
 ]
 
 def _repo_root() -> Path:
@@ -49,6 +52,13 @@ def client_secret_variable(client_id: str) -> str:
     return client_id.upper().replace("-", "_") + "_CLIENT_SECRET"
 
 
+def dev_key_file(client_id: str) -> Path | None:
+    """The development private key of a ``private_key_jwt`` client
+    (``deploy/dev/<client>.key.pem``, e.g. inventory-sync's), None when it has none."""
+    path = REPO_ROOT / "deploy" / "dev" / f"{client_id}.key.pem"
+    return path if path.is_file() else None
+
+
 def _strip_slash(url: str) -> str:
     return url.rstrip("/")
 
@@ -61,6 +71,9 @@ class MockMartConfig:
     """This service's own client id (``KEYCLOAK_CLIENT_ID``): its name and its audience."""
     client_secret: str | None = field(default=None, repr=False)
     """This service's client secret (``KEYCLOAK_CLIENT_SECRET[_FILE]``); None for receivers only."""
+    client_key_file: str | None = None
+    """PEM or JWK private key for ``private_key_jwt`` (``KEYCLOAK_CLIENT_KEY_FILE``); when set,
+    it authenticates this service instead of a secret."""
     keycloak_url: str = "http://127.0.0.1:8080"
     """Where this process reaches the identity provider (token and JWKS requests)."""
     keycloak_public_url: str = "http://127.0.0.1:8080"
@@ -133,6 +146,7 @@ class MockMartConfig:
         return cls(
             client_id=get("KEYCLOAK_CLIENT_ID", "shop-api"),
             client_secret=secret,
+            client_key_file=source.get("KEYCLOAK_CLIENT_KEY_FILE") or None,
             keycloak_url=keycloak_url,
             keycloak_public_url=get("KEYCLOAK_PUBLIC_URL", keycloak_url),
             realm=get("KEYCLOAK_REALM", cls.realm),

@@ -2,8 +2,11 @@
 
 alice logs in at the storefront and checks out 20 times; shop-api's dispatcher notifies
 notification-service with one service token of its own, reused; the 20 order e-mails reach
-the SMTP sink; the cart-reminder job (a separate process) and the payment webhook run with
-their own tokens; then the refused cases. The exit code is 0 only if every expectation held.
+the SMTP sink; inventory-sync (private_key_jwt) reads notification-service's log, and the
+demo prints the claims of shop-api's token as notification-service verified and recorded
+them with the first order notification; the cart-reminder job (a separate process) and the
+payment webhook run with their own tokens; then the refused cases. The exit code is 0 only
+if every expectation held.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import httpx
 from svcauth.httpx import BearerAuth
 
 from .config import MockMartConfig
+from .demo_claims import show_shop_api_token_claims
 from .demo_trace import show_first_checkout_trace
 from .security import service_token_source
 from .smtp_sink import read_mailbox
@@ -130,6 +134,9 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     r.expect(mail.duplicates == 0, f"{mail.duplicates} duplicate e-mails")
     say(f"{mail.delivered} order e-mails delivered to the SMTP sink ({stack.mail_dir}), "
         f"{mail.duplicates} duplicates")
+
+    # 2b. who called: notification-service's log, read by inventory-sync (private_key_jwt)
+    show_shop_api_token_claims(stack, r, say)
 
     # 3. the scheduled job, as its own process with its own token
     job = subprocess.run([sys.executable, "-m", "mockmart.cli", "job", "cart-reminders"],

@@ -21,9 +21,11 @@ from typing import Any
 
 from svcauth.caller import (
     CachingTokenSource,
+    ClientAuth,
     ClientConfig,
     ClientCredentialsSource,
     ClientSecretBasic,
+    PrivateKeyJWT,
     Token,
 )
 from svcauth.fastapi import ServiceAuth
@@ -71,14 +73,21 @@ def counting_token_source(config: MockMartConfig, client_id: str | None = None,
     """A cached client-credentials source for this service (or ``client_id``/``secret``) and
     the counting fetcher under it.
 
-    The token endpoint is built from the config, so nothing is fetched before the first
-    token is needed (a service starts even while the identity provider is down).
+    The client authenticates with ``secret`` when given, else with the config's private key
+    (``private_key_jwt``, RFC 7523) when it has one, else with the config's secret. The token
+    endpoint is built from the config, so nothing is fetched before the first token is
+    needed (a service starts even while the identity provider is down).
     """
-    secret = secret if secret is not None else config.client_secret
-    if not secret:
-        raise ValueError(f"{client_id or config.client_id}: no client secret configured "
-                         "(KEYCLOAK_CLIENT_SECRET or KEYCLOAK_CLIENT_SECRET_FILE)")
-    client = ClientConfig(client_id=client_id or config.client_id, auth=ClientSecretBasic(secret),
+    auth: ClientAuth
+    if secret is None and config.client_key_file:
+        auth = PrivateKeyJWT(config.client_key_file)
+    else:
+        secret = secret if secret is not None else config.client_secret
+        if not secret:
+            raise ValueError(f"{client_id or config.client_id}: no client credential configured "
+                             "(KEYCLOAK_CLIENT_SECRET[_FILE] or KEYCLOAK_CLIENT_KEY_FILE)")
+        auth = ClientSecretBasic(secret)
+    client = ClientConfig(client_id=client_id or config.client_id, auth=auth,
                           token_endpoint=config.token_endpoint, timeout=3.0, deadline=5.0)
     fetcher = CountingSource(client)
     return CachingTokenSource(fetcher), fetcher

@@ -21,7 +21,7 @@ import httpx
 
 from svcauth.devidp import DevIdP
 
-from .config import REALM_FILE, client_secret_variable, dev_env
+from .config import REALM_FILE, client_secret_variable, dev_env, dev_key_file
 from .processes import ServiceProcess, wait_http, wait_smtp
 from .smtp_sink import MailboxCount, count_mailbox
 from .tracing import SPAN_FILE_VAR
@@ -169,6 +169,8 @@ class Stack:
         secret = self.options.env.get(client_secret_variable(client_id))
         if secret:
             env["KEYCLOAK_CLIENT_SECRET"] = secret
+        elif (key_file := dev_key_file(client_id)) is not None:  # private_key_jwt clients
+            env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
         return env

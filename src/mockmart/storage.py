@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS notifications (
   id TEXT PRIMARY KEY, idem_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
   order_id TEXT, recipient TEXT NOT NULL, caller TEXT NOT NULL,
   status TEXT NOT NULL, lease_until {real} NOT NULL, requests INTEGER NOT NULL DEFAULT 1,
-  created_at {real} NOT NULL, sent_at {real});
+  created_at {real} NOT NULL, sent_at {real}, caller_claims TEXT);
 """
 
 
@@ -99,6 +99,10 @@ class Notification:
     """When it was first requested (epoch seconds)."""
     sent_at: float | None
     """When the e-mail was handed to SMTP (epoch seconds)."""
+    caller_claims: dict[str, Any] | None = None
+    """The verified caller's identity claims accepted with the first request (see
+    :mod:`mockmart.notification_service.caller_claims`); never a token. None for rows
+    written before the column existed."""
 
 
 class _Cursor(Protocol):
@@ -203,16 +207,18 @@ class Store:
             for statement in ddl.split(";"):
                 if statement.strip():
                     run(statement, ())
-            self._add_trace_context_column(run)
+            self._add_column(run, "outbox", "trace_context")
+            self._add_column(run, "notifications", "caller_claims")
 
-    def _add_trace_context_column(self, run: Execute) -> None:
-        """Databases created before the outbox had ``trace_context`` get it."""
+    def _add_column(self, run: Execute, table: str, column: str) -> None:
+        """Migrations: databases created before ``outbox.trace_context`` or
+        ``notifications.caller_claims`` existed get the (TEXT, nullable) column."""
         if self.dialect == "postgresql":
-            run("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS trace_context TEXT", ())
+            run(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT", ())
             return
-        columns = {row[1] for row in run("PRAGMA table_info(outbox)", ()).fetchall()}
-        if "trace_context" not in columns:
-            run("ALTER TABLE outbox ADD COLUMN trace_context TEXT", ())
+        columns = {row[1] for row in run(f"PRAGMA table_info({table})", ()).fetchall()}
+        if column not in columns:
+            run(f"ALTER TABLE {table} ADD COLUMN {column} TEXT", ())
 
     # -- shop-api: orders and outbox ------------------------------------------------------
 
@@ -300,22 +306,24 @@ class Store:
 
     def reserve_notification(
         self, key: str, *, kind: str, order_id: str | None, recipient: str, caller: str,
-        lease: float = 30.0,
+        lease: float = 30.0, caller_claims: dict[str, Any] | None = None,
     ) -> Reservation:
         """Reserve ``key`` before sending (see notification_service for the ordering).
 
         The unique ``idem_key`` makes concurrent requests race on one INSERT; exactly one
         wins ``send``. A repeat after ``sent`` gets ``done``; a repeat while another request
         holds the lease gets ``busy``; a repeat after the lease ran out (the sender crashed
-        before recording) takes the lease over and gets ``send`` again.
+        before recording) takes the lease over and gets ``send`` again. ``caller_claims``
+        (JSON-able, never a token) is stored with the row the first request creates.
         """
         now = self._clock()
         new_id = "ntf_" + uuid.uuid4().hex[:20]
         with self._db.transaction() as run:
             cur = run("INSERT INTO notifications (id, idem_key, kind, order_id, recipient, caller, "
-                      "status, lease_until, created_at) VALUES (?,?,?,?,?,?,'sending',?,?) "
-                      "ON CONFLICT (idem_key) DO NOTHING",
-                      (new_id, key, kind, order_id, recipient, caller, now + lease, now))
+                      "status, lease_until, created_at, caller_claims) "
+                      "VALUES (?,?,?,?,?,?,'sending',?,?,?) ON CONFLICT (idem_key) DO NOTHING",
+                      (new_id, key, kind, order_id, recipient, caller, now + lease, now,
+                       json.dumps(caller_claims) if caller_claims is not None else None))
             if cur.rowcount == 1:
                 return Reservation(new_id, "send")
             select = "SELECT id, status, lease_until FROM notifications WHERE idem_key = ?"
@@ -346,9 +354,11 @@ class Store:
         """The most recent notifications first."""
         with self._db.transaction() as run:
             rows = run("SELECT id, kind, order_id, recipient, caller, status, requests, created_at, "
-                       "sent_at FROM notifications ORDER BY created_at DESC, id LIMIT ?",
-                       (limit,)).fetchall()
-        return [Notification(*row) for row in rows]
+                       "sent_at, caller_claims FROM notifications ORDER BY created_at DESC, id "
+                       "LIMIT ?", (limit,)).fetchall()
+        return [Notification(id=r[0], kind=r[1], order_id=r[2], recipient=r[3], caller=r[4],
+                             status=r[5], requests=r[6], created_at=r[7], sent_at=r[8],
+                             caller_claims=json.loads(r[9]) if r[9] else None) for r in rows]
 
 
 def open_store(database_url: str, *, base_dir: Path | None = None, clock: Clock = time.time,

@@ -7,7 +7,9 @@ Routes (refusals are svcauth's exact RFC 6750 answers):
   allow-list is ``MOCKMART_ORDER_CLIENTS``). 202 ``{"id", "status": "sent", "duplicate"}``.
 - ``POST /api/notifications/reminder`` ``{"userEmail", "cartId"}``: same role, caller
   ``cart-reminder-job``.
-- ``GET /api/notifications``: service accounts with role ``notifications:read``.
+- ``GET /api/notifications``: service accounts with role ``notifications:read``. Each row
+  carries ``callerClaims``: the verified caller's identity claims notification-service
+  accepted with the request (:mod:`.caller_claims`; never the token or its signature).
 - ``GET /healthz``: unauthenticated.
 
 Idempotency and its ordering (why no e-mail goes out twice)::
@@ -46,6 +48,7 @@ from svcauth.fastapi import ServiceAuth, install_error_handlers
 from ..config import MockMartConfig
 from ..storage import Store, open_store
 from ..tracing import fastapi_options, span, trace_app
+from .caller_claims import recorded_claims
 from .mailer import build_message, send_message
 
 __all__ = ["NotificationGuards", "OrderNotification", "ReminderNotification", "create_app"]
@@ -94,10 +97,12 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
     trace_app(app)
     install_error_handlers(app)
 
-    async def notify(*, key: str, kind: str, recipient: str, caller: str,
+    async def notify(*, key: str, kind: str, recipient: str, identity: Any,
                      order_id: str | None = None, cart_id: str | None = None) -> JSONResponse:
+        caller: str = identity.client_id
         res = await asyncio.to_thread(db.reserve_notification, key, kind=kind, order_id=order_id,
-                                      recipient=recipient, caller=caller)
+                                      recipient=recipient, caller=caller,
+                                      caller_claims=recorded_claims(identity.claims))
         if res.action == "done":
             return JSONResponse({"id": res.id, "status": "sent", "duplicate": True}, 202)
         if res.action == "busy":
@@ -125,7 +130,7 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
                     ) -> JSONResponse:
         key = f"key:{idempotency_key}" if idempotency_key else f"order:{body.orderId}"
         return await notify(key=key, kind="order", recipient=body.userEmail,
-                            caller=identity.client_id, order_id=body.orderId)
+                            identity=identity, order_id=body.orderId)
 
     @app.post("/api/notifications/reminder", status_code=202)
     async def reminder(body: ReminderNotification, identity: Annotated[Any, Depends(guards.reminder)],
@@ -134,7 +139,7 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         # Without a key every reminder is new; the job sends one key per cart and run.
         key = f"key:{idempotency_key}" if idempotency_key else f"reminder:{uuid.uuid4().hex}"
         return await notify(key=key, kind="reminder", recipient=body.userEmail,
-                            caller=identity.client_id, cart_id=body.cartId)
+                            identity=identity, cart_id=body.cartId)
 
     @app.get("/api/notifications")
     async def list_notifications(identity: Annotated[Any, Depends(guards.read)]) -> dict[str, Any]:
@@ -142,7 +147,8 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         return {"notifications": [
             {"id": r.id, "kind": r.kind, "orderId": r.order_id, "to": r.recipient,
              "caller": r.caller, "status": r.status, "requests": r.requests,
-             "createdAt": r.created_at, "sentAt": r.sent_at} for r in rows]}
+             "createdAt": r.created_at, "sentAt": r.sent_at, "callerClaims": r.caller_claims}
+            for r in rows]}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
