@@ -3,7 +3,9 @@ sockets against the services running as processes (one system for the whole modu
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -55,6 +57,12 @@ def _call(stack: Any, target: str, method: str, path: str, token: str | None,
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
     return httpx.request(method, base + path, json=body, headers=h, timeout=10)
+
+
+def _payload(token: str) -> dict[str, Any]:
+    part = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
 
 
 def _order_body() -> dict[str, str]:
@@ -173,6 +181,20 @@ def test_notification_log_says_who_called_and_to_whom(running_stack: Any,
     (row,) = [r for r in rows if r["id"] == sent]
     assert (row["caller"], row["to"], row["orderId"], row["status"], row["requests"]) == (
         "shop-api", "alice@example.com", body["orderId"], "sent", 1)
+    token = tokens["shop-api"]
+    assert token is not None
+    payload = _payload(token)
+    claims = row["callerClaims"]
+    assert claims == {  # the identity claims it accepted, as the token has them, and only those
+        **{name: payload[name] for name in ("azp", "client_id", "aud", "preferred_username",
+                                            "resource_access", "scope", "iat", "exp")},
+        "realm_access": {"roles": payload["realm_access"]["roles"]}}
+    assert (claims["azp"], claims["client_id"], claims["preferred_username"]) == (
+        "shop-api", "shop-api", "service-account-shop-api")
+    assert "notification-service" in claims["aud"]
+    assert claims["resource_access"]["notification-service"] == {"roles": ["notifications:send"]}
+    assert claims["exp"] - claims["iat"] == 300
+    assert token.rsplit(".", 1)[1] not in str(rows)  # never the token or its signature
 
 
 def test_scheduled_job_reminds_once_per_run_with_its_own_token(running_stack: Any) -> None:

@@ -17,6 +17,24 @@ import pytest
 
 from mockmart.demo import CHECKOUTS, expected_refusals
 
+SHOP_API_CLAIM_FIELDS = ("azp", "client_id", "preferred_username", "resource_access")
+
+
+def _shop_api_token_claims(report: dict[str, object]) -> tuple[object, ...]:
+    """The demo's ``shop_api_token_claims`` on the fields the realm decides (``aud`` as a
+    set: Keycloak lists the audiences in any order)."""
+    claims = report["shop_api_token_claims"]
+    assert isinstance(claims, dict)
+    return (*(claims[name] for name in SHOP_API_CLAIM_FIELDS), set(claims["aud"]),
+            claims["exp"] - claims["iat"])
+
+
+EXPECTED_SHOP_API_CLAIMS = (
+    "shop-api", "shop-api", "service-account-shop-api",
+    {"notification-service": {"roles": ["notifications:send"]},
+     "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]}},
+    {"notification-service", "account"}, 300)
+
 
 def _mockmart_processes_using(marker: str) -> list[int]:
     """pids of live ``mockmart.cli`` processes whose environment mentions ``marker``."""
@@ -46,6 +64,10 @@ def test_demo_json_reports_every_expectation_and_leaves_nothing_running(tmp_path
     assert (report["emails_delivered"], report["reminder_emails"]) == (CHECKOUTS, 1)
     assert report["duplicate_emails"] == 0
     assert report["idp_token_requests"]["shop-api"] == 1
+    assert report["idp_token_requests"]["inventory-sync"] == 1  # it read the log
+    assert report["notifications_listed"] == {"reader": "inventory-sync", "status": 200,
+                                              "count": CHECKOUTS}
+    assert _shop_api_token_claims(report) == EXPECTED_SHOP_API_CLAIMS
     assert report["jwks_fetches"]["notification-service"] == 1
     assert {name: (r["status"], r["error"]) for name, r in report["refusals"].items()} == (
         expected_refusals())
@@ -103,6 +125,9 @@ def test_demo_runs_the_same_story_against_a_real_keycloak(tmp_path: Path) -> Non
     assert (report["checkouts"], report["emails_delivered"], report["duplicate_emails"]) == (
         CHECKOUTS, CHECKOUTS, 0)
     assert report["idp_token_requests"] == {"shop-api": 1}  # counted by shop-api itself
+    assert report["notifications_listed"] == {"reader": "inventory-sync", "status": 200,
+                                              "count": CHECKOUTS}
+    assert _shop_api_token_claims(report) == EXPECTED_SHOP_API_CLAIMS
     expected = expected_refusals()
     del expected["expired_token"]  # Keycloak cannot mint an expired token on demand
     got = {name: (r["status"], r["error"]) for name, r in report["refusals"].items()

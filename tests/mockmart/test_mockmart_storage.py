@@ -162,3 +162,33 @@ def test_concurrent_claims_hand_each_event_to_one_worker(store: Store) -> None:
         t.join(60)
     assert len(claimed) == 60
     assert len(set(claimed)) == 60
+
+
+CLAIMS = {"azp": "shop-api", "client_id": "shop-api", "aud": ["notification-service", "account"],
+          "resource_access": {"notification-service": {"roles": ["notifications:send"]}},
+          "iat": 1000, "exp": 1300}
+
+
+def test_notification_keeps_the_caller_claims_of_its_first_request(store: Store) -> None:
+    store.reserve_notification("order:ord_c", kind="order", order_id="ord_c",
+                               recipient="a@example.com", caller="shop-api", caller_claims=CLAIMS)
+    store.reserve_notification("order:ord_c", kind="order", order_id="ord_c",
+                               recipient="a@example.com", caller="shop-api",
+                               caller_claims={**CLAIMS, "iat": 2000})
+    (row,) = store.list_notifications()
+    assert (row.requests, row.caller_claims) == (2, CLAIMS)
+
+
+def test_caller_claims_column_is_added_to_an_older_database(db_url: str, clock: Clock) -> None:
+    old = open_store(db_url, clock=clock)
+    with old._db.transaction() as run:  # as before the column existed
+        run("ALTER TABLE notifications DROP COLUMN caller_claims", ())
+        run("INSERT INTO notifications (id, idem_key, kind, recipient, caller, status, "
+            "lease_until, created_at) VALUES ('ntf_old', 'k_old', 'order', 'a@example.com', "
+            "'shop-api', 'sent', 0, 1)", ())
+    store = open_store(db_url, clock=clock)
+    store.reserve_notification("order:ord_new", kind="order", order_id="ord_new",
+                               recipient="a@example.com", caller="shop-api", caller_claims=CLAIMS)
+    rows = {r.id: r.caller_claims for r in store.list_notifications()}
+    assert rows.pop("ntf_old") is None
+    assert list(rows.values()) == [CLAIMS]
