@@ -2,8 +2,9 @@
 
 One run, loopback only, bounded in count and time. The embedded DevIdP (in this process)
 signs one shop-api token and serves the JWKS. For each variant of ``bench/load_app.py``
-(``none``, ``noop-dependency`` (FastAPI's ``Depends`` alone), ``svcauth`` with the
-verified-token cache, ``svcauth-nocache``, ``pyjwt`` — ``HTTPBearer`` + ``PyJWKClient``)
+(``none``, ``noop-dependency`` (FastAPI's ``Depends`` alone), ``svcauth`` (the FastAPI
+dependency) with the verified-token cache, ``svcauth-asgi`` (svcauth's plain ASGI middleware,
+same guard and cache), ``svcauth-nocache``, ``pyjwt`` — ``HTTPBearer`` + ``PyJWKClient``)
 a uvicorn process serves the protected route and a load generator in another process
 drives it: ``wrk`` when installed (``apt-get install wrk``), else an async httpx loop
 (``bench/load_client.py``). Variants are interleaved round after round so the shared

@@ -1,4 +1,4 @@
-"""The four apps `bench/load.py` measures, one per uvicorn process.
+"""The apps `bench/load.py` measures, one per uvicorn process.
 
 Each is a minimal FastAPI app built like notification-service (``mockmart.security``): one
 protected route ``GET /api/notifications`` answering a small JSON document, guarded by
@@ -8,7 +8,11 @@ protected route ``GET /api/notifications`` answering a small JSON document, guar
   returns it, nothing more: what FastAPI's ``Depends`` machinery alone costs;
 - ``svcauth``: ``ServiceAuth(Guard(Verifier(..., RemoteKeySet), ServicePolicy(...)))`` with
   the default :class:`~svcauth.receiver.VerifiedTokenCache`;
-- ``svcauth-nocache``: the same with ``cache=None`` (a signature check per request);
+- ``svcauth-asgi``: the unguarded route of ``none`` wrapped in svcauth's plain ASGI
+  middleware (:class:`svcauth.asgi.ServiceAuthMiddleware`), same guard and cache as
+  ``svcauth``: what the check costs without FastAPI's dependency machinery;
+- ``svcauth-nocache``: the same as ``svcauth`` with ``cache=None`` (a signature check per
+  request);
 - ``pyjwt``: the common FastAPI recipe, ``HTTPBearer`` + ``PyJWKClient`` + ``jwt.decode``.
 
 Run as ``python bench/load_app.py VARIANT PORT ISSUER JWKS_URI``; prints ``ready`` when up.
@@ -25,10 +29,11 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from svcauth.asgi import ServiceAuthMiddleware
 from svcauth.fastapi import ServiceAuth, install_error_handlers
 from svcauth.receiver import Guard, RemoteKeySet, ServicePolicy, Verifier
 
-VARIANTS = ("none", "noop-dependency", "svcauth", "svcauth-nocache", "pyjwt")
+VARIANTS = ("none", "noop-dependency", "svcauth", "svcauth-asgi", "svcauth-nocache", "pyjwt")
 """What ``create_app`` can build, in the order the benchmark runs them."""
 
 AUDIENCE = "notification-service"
@@ -36,12 +41,16 @@ ROLE = "notification-service:notifications:send"
 BODY = {"notifications": [], "service": "notification-service"}
 
 
-def _svcauth_dependency(issuer: str, jwks_uri: str, *, cache: bool) -> Any:
+def _svcauth_guard(issuer: str, jwks_uri: str, *, cache: bool) -> Guard[Any]:
     keys = RemoteKeySet(jwks_uri, issuer=issuer)
     options: dict[str, Any] = {} if cache else {"cache": None}
     verifier = Verifier(issuer=issuer, audience=AUDIENCE, key_set=keys, **options)
     policy = ServicePolicy(allowed_clients={"shop-api"}, required_roles={ROLE})
-    return ServiceAuth(Guard(verifier, policy, realm=AUDIENCE))
+    return Guard(verifier, policy, realm=AUDIENCE)
+
+
+def _svcauth_dependency(issuer: str, jwks_uri: str, *, cache: bool) -> Any:
+    return ServiceAuth(_svcauth_guard(issuer, jwks_uri, cache=cache))
 
 
 def _pyjwt_dependency(issuer: str, jwks_uri: str) -> Any:
@@ -68,13 +77,16 @@ def _pyjwt_dependency(issuer: str, jwks_uri: str) -> Any:
     return current_service
 
 
-def create_app(variant: str, issuer: str, jwks_uri: str) -> FastAPI:
-    """The app for ``variant`` (one of :data:`VARIANTS`)."""
+def create_app(variant: str, issuer: str, jwks_uri: str) -> Any:
+    """The ASGI app for ``variant`` (one of :data:`VARIANTS`)."""
     app = FastAPI(title=f"load-{variant}")
-    if variant == "none":
+    if variant in ("none", "svcauth-asgi"):
         @app.get("/api/notifications")
         async def open_route() -> dict[str, Any]:
             return BODY
+        if variant == "svcauth-asgi":
+            guard = _svcauth_guard(issuer, jwks_uri, cache=True)
+            return ServiceAuthMiddleware(app, guard, exclude_paths=())
         return app
     if variant == "noop-dependency":
         async def noop(request: Request) -> Any:
