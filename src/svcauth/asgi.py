@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from ._errors import SvcAuthError
+from .receiver._bearer import authorization_values, has_query_token
 from .receiver._guard import Guard
 from .receiver._rfc6750 import refusal_for
 
@@ -27,22 +27,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def _authorization_values(scope: Scope) -> list[str]:
-    return [
-        value.decode("latin-1")
-        for name, value in scope.get("headers", ())
-        if name.lower() == b"authorization"
-    ]
-
-
-def _has_query_token(scope: Scope) -> bool:
-    raw = scope.get("query_string", b"")
-    if b"access_token" not in raw:
-        return False
-    query = raw.decode("latin-1")
-    return any(key == "access_token" for key, _ in parse_qsl(query, keep_blank_values=True))
 
 
 class ServiceAuthMiddleware:
@@ -72,7 +56,8 @@ class ServiceAuthMiddleware:
             return
         try:
             identity = await self.guard.aauthenticate(
-                _authorization_values(scope), query_token=_has_query_token(scope),
+                authorization_values(scope.get("headers", ())),
+                query_token=has_query_token(scope.get("query_string", b"")),
                 endpoint=f"{scope.get('method', 'WEBSOCKET')} {scope.get('path', '')}",
             )
         except SvcAuthError as error:

@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without fastapi 
     ) from exc
 
 from ._errors import SvcAuthError
+from .receiver._bearer import authorization_values, has_query_token, url_path
 from .receiver._guard import Guard
 from .receiver._rfc6750 import refusal_for
 
@@ -82,11 +83,13 @@ class ServiceAuth(SecurityBase, Generic[_I]):
 
     async def __call__(self, request: HTTPConnection) -> Any:
         """The guard's identity for this request, or :class:`AuthRefused`."""
+        # Straight from the ASGI scope: no Headers, QueryParams or URL object per request.
+        scope = request.scope
         try:
             return await self.guard.aauthenticate(
-                request.headers.getlist("authorization"),
-                query_token="access_token" in request.query_params,
-                endpoint=f"{request.scope.get('method', 'WEBSOCKET')} {request.url.path}",
+                authorization_values(scope["headers"]),
+                query_token=has_query_token(scope.get("query_string", b"")),
+                endpoint=f"{scope.get('method', 'WEBSOCKET')} {url_path(scope)}",
             )
         except SvcAuthError as error:
             self._check_handler(request)

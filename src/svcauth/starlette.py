@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without starlett
     ) from exc
 
 from ._errors import MissingTokenError, SvcAuthError
+from .receiver._bearer import authorization_values, has_query_token, url_path
 from .receiver._guard import Guard
 from .receiver._rfc6750 import refusal_for
 
@@ -106,13 +107,14 @@ class ServiceAuthBackend(AuthenticationBackend):
         """Credentials and user for a verified caller; ``None`` for excluded paths (and for
         requests without credentials when ``allow_anonymous``); otherwise raises
         :class:`ServiceAuthenticationError`."""
-        if conn.scope.get("path") in self.exclude_paths:
+        scope = conn.scope
+        if scope.get("path") in self.exclude_paths:
             return None
         try:
             identity = await self.guard.aauthenticate(
-                conn.headers.getlist("authorization"),
-                query_token="access_token" in conn.query_params,
-                endpoint=f"{conn.scope.get('method', 'WEBSOCKET')} {conn.url.path}",
+                authorization_values(scope["headers"]),
+                query_token=has_query_token(scope.get("query_string", b"")),
+                endpoint=f"{scope.get('method', 'WEBSOCKET')} {url_path(scope)}",
             )
         except MissingTokenError as error:
             if self.allow_anonymous:

@@ -23,6 +23,8 @@ parameter                                  (``credentials_multiple``)  (RFC 6750
 
 Query-string and form-body tokens (RFC 6750 §2.2/§2.3) are not accepted: alone they count
 as no credentials; next to a header they make the request ambiguous and are refused.
+The ``authorization_values``/``has_query_token``/``url_path`` helpers read what the
+integrations need straight from an ASGI scope, building no framework objects per request.
 Header values are taken as the server decoded them (ISO-8859-1 for ASGI/WSGI); any byte
 outside the b64token alphabet is refused, so no later stage sees control characters.
 """
@@ -30,18 +32,53 @@ outside the b64token alphabet is refused, so no later stage sees control charact
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl
 
 from .._errors import InvalidRequestError, MissingTokenError
 
-__all__ = ["parse_authorization"]
+__all__ = ["authorization_values", "has_query_token", "parse_authorization", "url_path"]
 
 # One scheme word, a run of spaces, the token68 and nothing else. The token part is matched
 # with a possessive-free, linear pattern: no backtracking blow-up on long inputs.
 _CREDENTIALS = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?", re.DOTALL)
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# The common case in one match: "Bearer", spaces, a b64token. Anything else (or a query
+# token alongside) takes the full path below, which names the exact error.
+_PLAIN_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 # RFC 7230 §3.2.3: OWS around a field value is not part of it.
 _OWS = " \t"
+_AUTHORIZATION = b"authorization"
+
+
+def authorization_values(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    """Every ``Authorization`` value among ASGI ``headers`` (name matched case-insensitively),
+    decoded as ISO-8859-1 like Starlette's ``Headers.getlist``; no ``Headers`` object built.
+    """
+    return [value.decode("latin-1") for name, value in headers
+            if len(name) == 13 and (name == _AUTHORIZATION or name.lower() == _AUTHORIZATION)]
+
+
+def has_query_token(query_string: bytes) -> bool:
+    """Whether the raw ASGI ``query_string`` holds an ``access_token`` parameter, decoded
+    as Starlette's ``QueryParams`` decodes it (so ``access%5Ftoken`` counts too).
+
+    Parsed only when ``access_token`` or a ``%`` occurs in it: no work for most requests.
+    """
+    if b"access_token" not in query_string and b"%" not in query_string:
+        return False
+    query = query_string.decode("latin-1")
+    return any(key == "access_token" for key, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def url_path(scope: Mapping[str, Any]) -> str:
+    """The request path as Starlette's ``request.url.path`` spells it (``?``, ``#`` and ``\\``
+    percent-escaped), for audit lines; no ``URL`` object built."""
+    path: str = scope.get("path", "")
+    if "?" in path or "#" in path or "\\" in path:
+        path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return path
 
 
 def parse_authorization(
@@ -59,6 +96,10 @@ def parse_authorization(
     Raises :class:`~svcauth.MissingTokenError` or :class:`~svcauth.InvalidRequestError`
     (codes in the module docstring). Messages never hold the header value.
     """
+    if not query_token and type(authorization) is list and len(authorization) == 1:
+        plain = _PLAIN_BEARER.fullmatch(authorization[0].strip(_OWS))
+        if plain is not None:
+            return plain.group(1)
     values: Sequence[str]
     if authorization is None:
         values = ()

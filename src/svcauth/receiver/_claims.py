@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["Claims"]
+__all__ = ["Claims", "roles_of", "scopes_of"]
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -21,14 +21,19 @@ class Claims(Mapping[str, Any]):
 
         claims = verifier.verify(token)
         claims["azp"], claims.client_id, "orders:read" in claims.scopes
+
+    ``roles`` and ``scopes`` are derived once per ``Claims`` (the verified-token cache keeps
+    the object, so a cached token's policy check compares ready-made frozensets).
     """
 
-    __slots__ = ("_payload", "alg", "header", "kid")
+    __slots__ = ("_payload", "_roles", "_scopes", "alg", "header", "kid")
 
     def __init__(
         self, payload: dict[str, Any], header: Mapping[str, Any], kid: str | None, alg: str | None
     ) -> None:
         self._payload = payload
+        self._roles: frozenset[str] | None = None
+        self._scopes: frozenset[str] | None = None
         self.header = header
         """The JOSE header (``alg``, ``kid``, ``typ``...)."""
         self.kid = kid
@@ -110,7 +115,18 @@ class Claims(Mapping[str, Any]):
     @property
     def scopes(self) -> frozenset[str]:
         """Scopes from the ``scope`` string (space separated) or an ``scp`` list."""
-        return scopes_of(self._payload)
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._scopes = scopes_of(self._payload)
+        return scopes
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """``realm:<role>`` and ``<client>:<role>`` names (see :func:`roles_of`)."""
+        roles = self._roles
+        if roles is None:
+            roles = self._roles = roles_of(self._payload)
+        return roles
 
 
 def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
@@ -124,3 +140,25 @@ def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
     if type(scp) is str:
         return frozenset(scp.split())
     return frozenset()
+
+
+def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """``realm:<role>`` for realm roles and ``<client>:<role>`` for client roles.
+
+    A requirement is split at its first colon, so only names that split back the same way
+    are listed: roles of a client called ``realm`` or whose id holds a colon are left out.
+    Otherwise client ``a:b`` with role ``c`` would spell ``a:b:c``, the same string as client
+    ``a``'s role ``b:c``, and a client named ``realm`` could spell any realm role.
+    """
+    roles: set[str] = set()
+    realm = claims.get("realm_access")
+    if isinstance(realm, Mapping) and isinstance(realm.get("roles"), list):
+        roles.update(f"realm:{r}" for r in realm["roles"] if type(r) is str)
+    resources = claims.get("resource_access")
+    if isinstance(resources, Mapping):
+        for client, access in resources.items():
+            if type(client) is not str or client == "realm" or ":" in client:
+                continue
+            if isinstance(access, Mapping) and isinstance(access.get("roles"), list):
+                roles.update(f"{client}:{r}" for r in access["roles"] if type(r) is str)
+    return frozenset(roles)

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from .._errors import InvalidTokenError, SvcAuthError
 from .._telemetry._audit import audit as _audit_line
+from .._telemetry._audit import audit_log as _audit_log
 from ._bearer import parse_authorization
 
 __all__ = ["AuthDecision", "Guard"]
@@ -74,7 +75,9 @@ class Guard(Generic[_I]):
     ``realm`` is the ``WWW-Authenticate`` realm integrations announce. ``audit``, when given,
     is called with an :class:`AuthDecision` for every request (its own failures are logged
     and ignored, never turned into a refusal or a 500). Every decision is also one JSON line
-    on logger ``svcauth.audit`` (see :mod:`svcauth.telemetry`), whatever ``audit`` is.
+    on logger ``svcauth.audit`` (see :mod:`svcauth.telemetry`), whatever ``audit`` is. With
+    neither (no ``audit``, that logger not enabled for INFO) an allowed request builds no
+    decision at all.
     """
 
     def __init__(
@@ -112,7 +115,8 @@ class Guard(Generic[_I]):
             raise
         except Exception as exc:
             raise self._unexpected(exc, endpoint) from None
-        self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
+        if self.audit is not None or _audit_log.isEnabledFor(logging.INFO):
+            self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
         return identity
 
     async def aauthenticate(
@@ -130,7 +134,8 @@ class Guard(Generic[_I]):
             raise
         except Exception as exc:
             raise self._unexpected(exc, endpoint) from None
-        self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
+        if self.audit is not None or _audit_log.isEnabledFor(logging.INFO):
+            self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
         return identity
 
     def _unexpected(self, exc: Exception, endpoint: str | None) -> InvalidTokenError:

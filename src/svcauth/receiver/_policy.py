@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ConfigurationError, ForbiddenError
-from ._claims import scopes_of
+from ._claims import Claims, roles_of, scopes_of
 
 __all__ = [
     "ServiceIdentity",
@@ -26,6 +26,7 @@ __all__ = [
     "UserPolicy",
     "keycloak_service_account",
     "rfc9068_service_account",
+    "roles_of",
 ]
 
 NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
@@ -63,28 +64,6 @@ def _rule(rule: str | ServiceAccountRule) -> ServiceAccountRule:
     return _RULES[rule]
 
 
-def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """``realm:<role>`` for realm roles and ``<client>:<role>`` for client roles.
-
-    A requirement is split at its first colon, so only names that split back the same way
-    are listed: roles of a client called ``realm`` or whose id holds a colon are left out.
-    Otherwise client ``a:b`` with role ``c`` would spell ``a:b:c``, the same string as client
-    ``a``'s role ``b:c``, and a client named ``realm`` could spell any realm role.
-    """
-    roles: set[str] = set()
-    realm = claims.get("realm_access")
-    if isinstance(realm, Mapping) and isinstance(realm.get("roles"), list):
-        roles.update(f"realm:{r}" for r in realm["roles"] if type(r) is str)
-    resources = claims.get("resource_access")
-    if isinstance(resources, Mapping):
-        for client, access in resources.items():
-            if type(client) is not str or client == "realm" or ":" in client:
-                continue
-            if isinstance(access, Mapping) and isinstance(access.get("roles"), list):
-                roles.update(f"{client}:{r}" for r in access["roles"] if type(r) is str)
-    return frozenset(roles)
-
-
 def _names(value: Collection[str] | str | None, what: str) -> frozenset[str] | None:
     if value is None:
         return None
@@ -105,7 +84,17 @@ def _role_names(value: Collection[str] | str) -> frozenset[str]:
 
 
 def _missing(required: frozenset[str], held: frozenset[str]) -> tuple[str, ...]:
+    if required <= held:  # the common case: no set built, nothing sorted
+        return ()
     return tuple(sorted(required - held))
+
+
+def _held(claims: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    # Verified ``Claims`` derive their roles and scopes once (a cached token reuses them);
+    # any other mapping is read afresh. The policy itself still runs on every request.
+    if type(claims) is Claims:
+        return claims.roles, claims.scopes
+    return roles_of(claims), scopes_of(claims)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +189,7 @@ class ServicePolicy:
         client_id = _str(claims.get("azp")) or _str(claims.get("client_id")) or ""
         if self.allowed_clients is not None and client_id not in self.allowed_clients:
             raise ForbiddenError(UNAUTHORIZED_SERVICE, code="unauthorized_service")
-        roles = roles_of(claims)
-        scopes = scopes_of(claims)
+        roles, scopes = _held(claims)
         missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
         if missing:
             raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)
@@ -246,8 +234,7 @@ class UserPolicy:
         client_id = _str(claims.get("azp"))
         if self.allowed_clients is not None and client_id not in self.allowed_clients:
             raise ForbiddenError(UNAUTHORIZED_CLIENT, code="unauthorized_client")
-        roles = roles_of(claims)
-        scopes = scopes_of(claims)
+        roles, scopes = _held(claims)
         missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
         if missing:
             raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)
