@@ -127,6 +127,10 @@ CASES: list[Case] = [
          {"error": "Invalid request"},
          CHALLENGE + ', error="invalid_request", error_description="Several credentials were sent"',
          query="access_token=abc"),
+    Case("header_and_percent_encoded_query_token", _auth(lambda: f"Bearer {token()}"), 400,
+         {"error": "Invalid request"},
+         CHALLENGE + ', error="invalid_request", error_description="Several credentials were sent"',
+         query="access%5Ftoken=abc"),
     Case("malformed_header", _auth(lambda: "Bearer a b c"), 400, {"error": "Invalid request"},
          CHALLENGE + ', error="invalid_request", error_description="The Authorization header is '
          'malformed"'),
