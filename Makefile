@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench fuzz clean venv
+.PHONY: demo test lint bench bench-load soak fuzz clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,6 @@ fuzz: $(STAMP)
 	$(PY) tests/fuzz/run_atheris.py all --seconds $(FUZZ_SECONDS)
 	$(PY) -m pytest tests/fuzz -p no:cacheprovider --hypothesis-profile=fuzz
 
-.PHONY: bench-load soak
 BENCH_LOAD_ARGS ?=
 bench-load: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || sudo -n apt-get install -y wrk >/dev/null 2>&1 || echo "wrk not installable here: bench/load.py uses its httpx load loop"
