@@ -41,7 +41,9 @@ fuzz: $(STAMP)
 
 BENCH_LOAD_ARGS ?=
 bench-load: $(STAMP)
-	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || sudo -n apt-get install -y wrk >/dev/null 2>&1 || echo "wrk not installable here: bench/load.py uses its httpx load loop"
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
+	  || echo "wrk not installable here: bench/load.py uses its httpx load loop"
 	$(PY) bench/load.py $(BENCH_LOAD_ARGS)
 
 soak: $(STAMP)
