@@ -3,14 +3,13 @@ the realm's keys. Pure except for the key ring (thread-safe) and the injected ti
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._jws import ALGORITHMS, b64url_decode
-from ._keys import KeyRing
+from .._jws import ALGORITHMS
+from ._keys import KeyRing, split_token
 from ._realm import Client, Realm, User
 from ._tokens import Grant, access_token_claims, id_token_claims, refresh_token_claims
 
@@ -60,20 +59,14 @@ class TokenIssuer:
     def verified_claims(self, token: str, *, issuer: str | None,
                         now: float | None = None) -> dict[str, Any] | None:
         """Claims of a valid, unexpired RS256 token this provider signed, else None."""
-        try:
-            h64, p64, s64 = token.split(".")
-            header = json.loads(b64url_decode(h64))
-            claims = json.loads(b64url_decode(p64))
-            signature = b64url_decode(s64)
-        except ValueError:
+        parts = split_token(token)
+        if parts is None:
             return None
-        if not isinstance(header, dict) or not isinstance(claims, dict):
-            return None
+        header, claims, signature, signing_input = parts
         if header.get("alg") != "RS256" or not isinstance(header.get("kid"), str):
             return None
         key = self.keys.public_key(header["kid"])
-        if key is None or not ALGORITHMS["RS256"].verify(
-                key, f"{h64}.{p64}".encode("ascii"), signature):
+        if key is None or not ALGORITHMS["RS256"].verify(key, signing_input, signature):
             return None
         exp = claims.get("exp")
         current = time.time() if now is None else now
