@@ -115,6 +115,7 @@ def test_mockmart_demo_prints_the_first_checkouts_trace(tmp_path: Path) -> None:
         "shop-api → notification-service POST /api/notifications/order",
         "notification-service POST /api/notifications/order",
         "notification-service svcauth.verify [valid, caller shop-api]",
+        "notification-service svcauth.jwks.fetch [ok, 2 keys] → keycloak",
         "notification-service SMTP send → smtp",
     ]
     position = -1
