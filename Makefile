@@ -38,6 +38,7 @@ fuzz: $(STAMP)
 	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check atheris
 	$(PY) tests/fuzz/run_atheris.py all --seconds $(FUZZ_SECONDS)
 	$(PY) -m pytest tests/fuzz -p no:cacheprovider --hypothesis-profile=fuzz
+	$(PY) -m pytest tests/security/test_fuzz.py -p no:cacheprovider --hypothesis-profile=fuzz --timeout=1800
 
 BENCH_LOAD_ARGS ?=
 bench-load: $(STAMP)

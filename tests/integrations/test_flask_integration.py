@@ -49,8 +49,8 @@ def test_flask_answers_exactly_over_the_test_client(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_flask_async_view_wrapper_uses_aauthenticate(case: Case) -> None:
-    """``async def`` views get an async wrapper (run here directly: Flask's own async support
-    needs the asgiref extra)."""
+    """``async def`` views get an async wrapper that awaits ``aauthenticate`` (run here
+    directly, without Flask's event-loop bridge)."""
     calls: list[str] = []
     guard = make_guard()
     original = guard.authenticate
@@ -72,6 +72,28 @@ def test_flask_async_view_wrapper_uses_aauthenticate(case: Case) -> None:
         response = app.make_response(result)
     check(case, response.status_code, response.get_json(), response.headers, server="wsgi")
     assert calls == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_flask_async_view_answers_exactly_through_flask(case: Case) -> None:
+    """The same table through Flask's own async view support (``svcauth[flask]`` brings
+    ``flask[async]``), never calling the blocking ``authenticate``."""
+    guard = make_guard()
+
+    def blocking(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an async view must not use the blocking authenticate")
+
+    guard.authenticate = blocking  # type: ignore[method-assign]
+    app = Flask("svcauth-test")
+
+    @app.post("/notifications")
+    @require_service(guard)
+    async def send() -> dict[str, str]:
+        return {"client_id": g.identity.client_id}
+
+    response = app.test_client().post("/notifications", query_string=case.query or None,
+                                      headers=_werkzeug_headers(case))
+    check(case, response.status_code, response.get_json(), response.headers, server="wsgi")
 
 
 def test_flask_view_is_not_run_for_a_refused_request() -> None:
