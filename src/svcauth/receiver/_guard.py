@@ -115,8 +115,7 @@ class Guard(Generic[_I]):
             raise
         except Exception as exc:
             raise self._unexpected(exc, endpoint) from None
-        if self.audit is not None or _audit_log.isEnabledFor(logging.INFO):
-            self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
+        self._allowed(identity, endpoint)
         return identity
 
     async def aauthenticate(
@@ -134,9 +133,13 @@ class Guard(Generic[_I]):
             raise
         except Exception as exc:
             raise self._unexpected(exc, endpoint) from None
+        self._allowed(identity, endpoint)
+        return identity
+
+    def _allowed(self, identity: object, endpoint: str | None) -> None:
+        # No record is built unless someone reads it: this runs on every allowed request.
         if self.audit is not None or _audit_log.isEnabledFor(logging.INFO):
             self._record(AuthDecision(True, None, 200, _client_id(identity), endpoint))
-        return identity
 
     def _unexpected(self, exc: Exception, endpoint: str | None) -> InvalidTokenError:
         # Fail closed without a traceback: an input the verifier did not foresee is an

@@ -208,6 +208,14 @@ class RemoteKeySet(IndexedKeySet):
         self._stats["fetches"] += 1
         return future
 
+    def _last_look(self, kid: str | None, alg: str) -> KeyEntry:
+        # After the allowed fetches and waits: use what is there now, never fetch again.
+        with self._lock:
+            action, value = self._plan(kid, alg, may_fetch=False)
+        if action == _USE:
+            return value  # type: ignore[no-any-return]
+        raise self._refused(_UNAVAILABLE if action == _WAIT else action, kid, alg)
+
     def _refused(self, action: int, kid: str | None, alg: str) -> Exception:
         if action == _NOT_FOUND:
             return key_not_found(kid, alg, len(self._index.kids) if self._index else 0)
@@ -282,11 +290,7 @@ class RemoteKeySet(IndexedKeySet):
                     value.result(timeout=self.timeout + 1.0)
             else:
                 raise self._refused(action, kid, alg)
-        with self._lock:
-            action, value = self._plan(kid, alg, may_fetch=False)
-        if action == _USE:
-            return value  # type: ignore[no-any-return]
-        raise self._refused(_UNAVAILABLE if action == _WAIT else action, kid, alg)
+        return self._last_look(kid, alg)
 
     def refresh(self) -> bool:
         """Fetch now, cooldown or not, unless a fetch is in flight (then wait for it); for
@@ -337,11 +341,7 @@ class RemoteKeySet(IndexedKeySet):
                                            self.timeout + 1.0)
             else:
                 raise self._refused(action, kid, alg)
-        with self._lock:
-            action, value = self._plan(kid, alg, may_fetch=False)
-        if action == _USE:
-            return value  # type: ignore[no-any-return]
-        raise self._refused(_UNAVAILABLE if action == _WAIT else action, kid, alg)
+        return self._last_look(kid, alg)
 
     async def arefresh(self) -> bool:
         """Async twin of :meth:`refresh`."""
