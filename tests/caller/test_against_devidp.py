@@ -4,7 +4,8 @@ client-authentication method, discovery, a wrong secret, retries and single flig
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jwt
@@ -19,8 +20,11 @@ from svcauth.caller import (
     ClientSecretBasic,
     ClientSecretPost,
     PrivateKeyJWT,
+    Token,
 )
 from svcauth.devidp import DevIdP, load_env_file
+
+from .fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 REALM = ROOT / "deploy" / "keycloak" / "techstore-realm.json"
@@ -39,6 +43,13 @@ def _claims(token: str, idp: DevIdP) -> dict[str, object]:
     jwk = next(k for k in idp.jwks()["keys"] if k["kid"] == header["kid"])
     return jwt.decode(token, key=jwt.PyJWK(jwk).key, algorithms=["RS256"], issuer=idp.issuer,  # type: ignore[no-any-return]
                       options={"verify_aud": False})
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.001)
 
 
 def _requests(idp: DevIdP, client_id: str) -> int:
@@ -143,3 +154,25 @@ def test_50_threads_on_a_cold_cache_make_one_request_over_loopback(idp: DevIdP) 
         t.join(20)
     assert len(results) == 50 and len(set(results)) == 1
     assert _requests(idp, "reporting-job") == 1
+
+
+def test_20_simulated_minutes_of_calls_cost_5_token_requests_over_loopback(idp: DevIdP) -> None:
+    """Real 300 s tokens from the embedded provider, a caller clock the test moves: 10,000
+    calls over 1,200 s make 5 requests and are never handed a token past its serving limit."""
+    clock = FakeClock(start=0.0)
+    config = ClientConfig(client_id="shop-api", auth=ClientSecretBasic(ENV["SHOP_API_CLIENT_SECRET"]),
+                          token_endpoint=idp.token_endpoint)
+    source = CachingTokenSource(ClientCredentialsSource(config, clock=clock))
+    seen: dict[str, Token] = {}
+    for i in range(10_000):
+        clock.now = i * 0.12
+        access = source.token()
+        _wait_until(lambda: not any(t.name == "svcauth-refresh" for t in threading.enumerate()))
+        cached = source.cached()
+        if cached is not None and cached.access_token not in seen:
+            seen[cached.access_token] = cached
+        token = seen[access]
+        assert token.lifetime == pytest.approx(300)
+        assert clock.now < source.policy.fresh_until(token) < token.expires_at
+    assert _requests(idp, "shop-api") == 5
+    assert len(seen) == 5

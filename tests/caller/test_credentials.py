@@ -42,7 +42,7 @@ def test_a_rotated_secret_file_is_picked_up_and_the_old_entry_dropped(tmp_path: 
     assert src.token() == token_value(1)
     secret_file.write_text("new-secret-rotated\n")
     endpoint.secrets = {"new-secret-rotated"}
-    clock.now = 241.0  # the old token is past its margin
+    clock.now = 262.0  # the old token is no longer served (after 261 s)
     assert src.token() == token_value(2)
     assert [_basic_secret(r) for r in endpoint.requests] == ["old-secret", "new-secret-rotated"]
     assert len(src._cache) == 1  # the old credential's entry is gone
@@ -179,3 +179,16 @@ def test_a_none_secret_never_reaches_the_wire() -> None:
         ClientSecretBasic(None)
     with pytest.raises(ConfigurationError):
         ClientSecretPost("")
+
+
+@pytest.mark.parametrize(("ratio", "jitter", "found"), [
+    (0.9, 0.2, "found 0.9 and 0.2"), (0.0, 0.05, "found 0 and 0.05"), (0.8, -0.1, "found 0.8 and -0.1"),
+])
+def test_a_refresh_window_past_the_lifetime_is_refused_naming_the_values(
+    ratio: float, jitter: float, found: str,
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ClientConfig(client_id="c", auth=ClientSecretBasic("x"), token_endpoint=TOKEN_URL,
+                     refresh_ratio=ratio, jitter=jitter)
+    assert "refresh_ratio + jitter <= 1" in info.value.message
+    assert found in info.value.message

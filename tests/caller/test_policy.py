@@ -12,22 +12,55 @@ def _token(lifetime: float, issued_at: float = 100.0) -> Token:
 
 
 @pytest.mark.parametrize(("lifetime", "fresh_until"), [
-    (300, 100 + 240),   # margin 60 s
-    (3600, 100 + 3540),
-    (60, 100 + 30),     # margin capped at half the lifetime
-    (10, 100 + 5),
+    (3600, 100 + 3540),   # margin 60 s
+    (300, 100 + 261),     # margin 39 s: the refresh window (240..255) plus a 6 s lead comes first
+    (60, 100 + 52.2),     # window 48..51 s plus a 1.2 s lead
+    (10, 100 + 9.5),      # window 8..8.5 s plus the 1 s minimum lead
 ])
-def test_fresh_until_is_expiry_minus_margin_capped_at_half_life(lifetime: float, fresh_until: float) -> None:
-    assert RefreshPolicy().fresh_until(_token(lifetime)) == fresh_until
+def test_fresh_until_is_expiry_minus_margin_never_cutting_into_the_refresh_window(
+    lifetime: float, fresh_until: float,
+) -> None:
+    assert RefreshPolicy().fresh_until(_token(lifetime)) == pytest.approx(fresh_until)
 
 
-@pytest.mark.parametrize(("lifetime", "spread", "refresh_at"), [
-    (3600, 0.0, 100 + 2880), (3600, -1.0, 100 + 2700), (3600, 1.0, 100 + 3060),
-    (300, -1.0, 100 + 225), (300, 1.0, 100 + 234),  # ends 2 % of life before fresh_until
-    (300, 0.0, 100 + 229.5), (10, 1.0, 100 + 4),
+@pytest.mark.parametrize(("policy", "lifetime", "fresh_until"), [
+    (RefreshPolicy(margin=60, refresh_ratio=0.5), 300, 100 + 240),   # window leaves room: 60 s
+    (RefreshPolicy(margin=200, refresh_ratio=0.2), 300, 100 + 150),  # half the lifetime
+    (RefreshPolicy(margin=5), 3600, 100 + 3595),
 ])
-def test_refresh_point_is_ratio_plus_jitter_of_lifetime(lifetime: float, spread: float, refresh_at: float) -> None:
-    assert RefreshPolicy().refresh_at(_token(lifetime), spread) == pytest.approx(refresh_at)
+def test_margin_is_capped_at_half_the_lifetime(policy: RefreshPolicy, lifetime: float,
+                                              fresh_until: float) -> None:
+    assert policy.fresh_until(_token(lifetime)) == pytest.approx(fresh_until)
+
+
+@pytest.mark.parametrize(("lifetime", "unit", "refresh_at"), [
+    (3600, 0.0, 100 + 2880), (3600, 0.5, 100 + 2970), (3600, 1.0, 100 + 3060),
+    (300, 0.0, 100 + 240), (300, 1.0, 100 + 255), (300, 0.5, 100 + 247.5),
+    (10, 1.0, 100 + 8.5), (300, -3.0, 100 + 240), (300, 7.0, 100 + 255),  # unit clamped
+])
+def test_refresh_window_opens_at_the_ratio_and_is_jitter_wide(lifetime: float, unit: float,
+                                                             refresh_at: float) -> None:
+    assert RefreshPolicy().refresh_at(_token(lifetime), unit) == pytest.approx(refresh_at)
+
+
+def test_a_window_reaching_the_expiry_is_squeezed_to_end_a_lead_before_it() -> None:
+    policy = RefreshPolicy(refresh_ratio=0.97, jitter=0.03)
+    token = _token(300)
+    assert policy.fresh_until(token) == 400  # nothing left for a margin
+    assert policy.refresh_at(token, 1.0) == pytest.approx(100 + 294)
+    assert policy.refresh_at(token, 0.0) == pytest.approx(100 + 291)
+
+
+@pytest.mark.parametrize("lifetime", [1, 10, 60, 300, 3600, 86400])
+@pytest.mark.parametrize("unit", [0.0, 0.37, 1.0])
+def test_refresh_starts_before_the_token_stops_being_served_and_never_before_the_ratio(
+    lifetime: float, unit: float,
+) -> None:
+    policy, token = RefreshPolicy(), _token(lifetime)
+    refresh = policy.refresh_at(token, unit)
+    assert refresh < policy.fresh_until(token) <= token.expires_at
+    if lifetime >= 10:
+        assert refresh >= token.issued_at + 0.8 * lifetime
 
 
 @pytest.mark.parametrize(("attempt", "unit", "retry_after", "delay"), [

@@ -4,6 +4,7 @@ stay within the request budget; refresh failures never take the valid token away
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from svcauth import TokenEndpointError
-from svcauth.caller import CachingTokenSource
+from svcauth.caller import CachingTokenSource, Token
 
 from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value
 
@@ -39,15 +40,16 @@ class IssueLog:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize(("config", "budget"), [
-    # Refresh band 240..264 s of a 300 s token: intervals of at least 240 s, so 5 requests.
-    ({"refresh_ratio": 0.85, "jitter": 0.05, "margin": 30.0}, 5),
-    # The stated defaults (0.8 ± 0.05, margin 60 s) refresh at 225..234 s: 1 + 5 refreshes
-    # fit in 1,200 s, so it is exactly 6 there (documented in docs/decisions.md).
-    ({}, 6),
+    # Defaults: refresh between 240 and 255 s of a 300 s token, never earlier, so 1,200 s
+    # hold the first request and 4 refreshes; the fifth token is still fresh at the end.
+    ({}, 5),
+    ({"refresh_ratio": 0.85, "jitter": 0.05, "margin": 30.0}, 5),   # 255..270 s
+    ({"refresh_ratio": 0.5, "jitter": 0.0}, 8),                     # every 150 s exactly
 ])
 async def test_10000_calls_over_20_minutes_stay_within_budget_and_never_see_an_expired_token(
-    config: dict[str, float], budget: int,
+    config: dict[str, float], budget: int, seed: int,
 ) -> None:
     endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
     log = IssueLog(endpoint, clock)
@@ -55,12 +57,14 @@ async def test_10000_calls_over_20_minutes_stay_within_budget_and_never_see_an_e
     async def ahandler(request: httpx.Request) -> httpx.Response:
         return log(request)
 
-    src = CachingTokenSource(make_source(endpoint, clock, async_handler=ahandler, **config))
-    margin = min(config.get("margin", 60.0), 150.0)
+    src = CachingTokenSource(make_source(endpoint, clock, async_handler=ahandler, **config),
+                             rng=random.Random(seed))
+    served_until = src.policy.fresh_until(Token("eyJx", "Bearer", 300, 300.0, None, 0.0))
+    assert 240 <= served_until < 300
     for i in range(10_000):
         clock.now = i * 0.12  # 1,200 s in all
         token = await src.atoken()
-        assert clock.now < log.issued[token] + 300 - margin + 1e-9, "served a token past its margin"
+        assert clock.now < log.issued[token] + served_until, "served a token past its margin"
         await asyncio.sleep(0)  # let a background refresh make progress
     assert endpoint.count == budget
 
@@ -70,7 +74,7 @@ def test_sync_callers_get_the_old_token_without_waiting_during_a_slow_refresh() 
     src = CachingTokenSource(make_source(endpoint, clock))
     first = src.token()
     endpoint.gate = threading.Event()  # the next fetch hangs until released: a "2 s" fetch
-    clock.now = 235.0  # past any refresh point (225..234), still fresh
+    clock.now = 256.0  # past any refresh point (240..255), still served (until 261)
     served: list[str] = []
 
     def callers() -> None:
@@ -101,7 +105,7 @@ async def test_async_callers_get_the_old_token_without_waiting_during_a_slow_ref
 
     src = CachingTokenSource(make_source(endpoint, clock, async_handler=slow))
     first = await src.atoken()
-    clock.now = 235.0
+    clock.now = 256.0
     for _ in range(200):
         assert await asyncio.wait_for(src.atoken(), 1) == first
         await asyncio.sleep(0)
@@ -122,7 +126,7 @@ def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None
                              sleep=lambda s: None)
     first = src.token()
     endpoint.script = [httpx.Response(503) for _ in range(100_000)]
-    clock.now = 234.5  # past every refresh point, before the margin (240)
+    clock.now = 256.0  # past every refresh point, still served (until 261)
     for _ in range(5):
         assert src.token() == first
         _wait_until(lambda: not any(t.name == "svcauth-refresh" for t in threading.enumerate()))
@@ -137,7 +141,9 @@ def test_once_past_the_margin_callers_wait_for_a_new_token() -> None:
     endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
     src = CachingTokenSource(make_source(endpoint, clock))
     assert src.token() == token_value(1)
-    clock.now = 240.0
+    clock.now = 260.9
+    assert src.token() == token_value(1)  # no call fell in the refresh window: still served
+    clock.now = 261.0
     assert src.token() == token_value(2)
     assert endpoint.count == 2
 
@@ -182,3 +188,24 @@ def test_invalidate_drops_only_the_named_token() -> None:
     src.invalidate(first)
     assert src.token() == token_value(2)
     assert endpoint.count == 2
+
+
+def test_replicas_that_start_together_refresh_spread_over_the_window() -> None:
+    """Forty replicas fetch at the same instant: their refreshes spread over 240..255 s."""
+    clock = FakeClock(start=0.0)
+    refreshed_at: list[float] = []
+    for seed in range(40):
+        endpoint = FakeTokenEndpoint(expires_in=300)
+        src = CachingTokenSource(make_source(endpoint, clock), rng=random.Random(seed),
+                                 sleep=lambda s: None)
+        clock.now = 0.0
+        src.token()
+        while endpoint.count == 1:  # step a second at a time until this replica refreshes
+            clock.advance(1.0)
+            src.token()
+            _wait_until(lambda: not any(t.name == "svcauth-refresh"
+                                        for t in threading.enumerate()))
+            assert clock.now < 261, "no refresh before the token stopped being served"
+        refreshed_at.append(clock.now)
+    assert min(refreshed_at) >= 240 and max(refreshed_at) <= 256
+    assert len(set(refreshed_at)) >= 8  # spread over many distinct seconds, not one

@@ -243,7 +243,7 @@ class CachingTokenSource:
 
     def _snapshot(self, token: Token) -> _Snapshot:
         p = self.policy
-        return _Snapshot(token.access_token, p.refresh_at(token, self._rng.uniform(-1.0, 1.0)),
+        return _Snapshot(token.access_token, p.refresh_at(token, self._rng.random()),
                          p.fresh_until(token), token)
 
     def _settle(self, entry: _Entry, fut: cf.Future[_Snapshot],

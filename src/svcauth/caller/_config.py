@@ -66,11 +66,12 @@ class ClientConfig:
     deadline: float = 10.0
     """Overall time for one fetch including retries, in seconds. 10 s."""
     margin: float = 60.0
-    """A token is not served within this many seconds of expiry (capped at half its life). 60 s."""
+    """A token is not served within this many seconds of expiry; capped at half its life and
+    so it never cuts into the refresh window (see :class:`RefreshPolicy`). 60 s."""
     refresh_ratio: float = 0.8
-    """Share of the lifetime after which a background refresh starts. 0.8."""
+    """Share of the lifetime at which the background-refresh window opens. 0.8."""
     jitter: float = 0.05
-    """Spread of the refresh point (refresh_ratio ± jitter). 0.05."""
+    """Width of the refresh window as a share of the lifetime (0.80 to 0.85). 0.05."""
     failure_ttl: float = 5.0
     """Seconds a permanent failure (invalid_client...) is remembered, not re-asked. 5 s."""
     extra_form: tuple[tuple[str, str], ...] = field(default=())
@@ -93,9 +94,11 @@ class ClientConfig:
         for name in ("timeout", "deadline"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name}: expected a positive number of seconds")
-        if not 0 < self.refresh_ratio <= 1 or not 0 <= self.jitter < self.refresh_ratio:
+        if not (self.refresh_ratio > 0 and self.jitter >= 0
+                and self.refresh_ratio + self.jitter <= 1):
             raise ConfigurationError(
-                "refresh_ratio/jitter: expected 0 < ratio <= 1 and 0 <= jitter < ratio")
+                "refresh_ratio/jitter: expected 0 < refresh_ratio, 0 <= jitter and "
+                f"refresh_ratio + jitter <= 1, found {self.refresh_ratio:g} and {self.jitter:g}")
 
     # -- endpoint resolution (discovery is I/O: done once, by the source or from_env) --
 
