@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anyio
 import jwt
 import pytest
 
@@ -176,3 +177,34 @@ def test_20_simulated_minutes_of_calls_cost_5_token_requests_over_loopback(idp: 
         assert clock.now < source.policy.fresh_until(token) < token.expires_at
     assert _requests(idp, "shop-api") == 5
     assert len(seen) == 5
+
+
+@pytest.mark.anyio
+async def test_a_2s_refresh_over_loopback_adds_no_wait_to_callers(idp: DevIdP) -> None:
+    """The provider takes 2 s to answer the refresh: every call made meanwhile (sync and
+    async) gets the old, still-valid token without waiting for the fetch."""
+    clock = FakeClock(start=0.0)
+    config = ClientConfig(client_id="shop-api", auth=ClientSecretBasic(ENV["SHOP_API_CLIENT_SECRET"]),
+                          token_endpoint=idp.token_endpoint)
+    source = CachingTokenSource(ClientCredentialsSource(config, clock=clock))
+    first = await source.atoken()
+    idp.set_fault("token", delay=2.0, times=1)
+    clock.now = 256.0  # past every refresh point (240..255 s), still served until 261 s
+    started = time.monotonic()
+    served_sync: list[str] = []
+    served_async: list[str] = []
+    def refreshed() -> bool:
+        cached = source.cached()
+        return cached is not None and cached.access_token != first
+
+    while not refreshed():  # the refresh is in flight until its token is cached
+        served_async.append(await source.atoken())
+        served_sync.append(source.token())
+        await anyio.sleep(0.01)
+    elapsed = time.monotonic() - started
+    assert elapsed >= 1.9  # the refresh really took the provider's 2 s
+    # Each caller returned at once: many rounds of calls fit in the 2 s the fetch took.
+    assert len(served_async) > 10  # waiting for the fetch would allow one round
+    assert set(served_async) == set(served_sync) == {first}
+    assert await source.atoken() != first
+    assert _requests(idp, "shop-api") == 2
