@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ._cache import CachingTokenSource, TokenCache
+from ._cache import CachingTokenSource
 from ._challenge import should_retry_unauthorized
 from ._client_auth import ClientAuth, ClientSecretBasic, ClientSecretPost, PrivateKeyJWT
 from ._config import ClientConfig
@@ -24,6 +24,7 @@ from ._policy import Backoff, RefreshPolicy
 from ._secrets import Secret, SecretFile
 from ._source import ClientCredentialsSource, FetchingSource, TokenSource
 from ._token import Token, redact
+from ._token_cache import TokenCache
 from ._token_endpoint import TokenRequest, build_token_request, parse_token_response
 
 __all__ = [

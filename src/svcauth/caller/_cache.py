@@ -30,70 +30,7 @@ from .._telemetry._tally import client_tally
 from ._policy import Backoff, RefreshPolicy
 from ._source import FetchingSource
 from ._token import Token
-
-_NEVER = float("-inf")
-
-
-class _Snapshot:
-    """What the hot path reads. Killed (times set to -inf) when invalidated or dropped."""
-
-    __slots__ = ("access_token", "fresh_until", "refresh_at", "token")
-
-    def __init__(self, access_token: str, refresh_at: float, fresh_until: float,
-                 token: Token | None) -> None:
-        self.access_token = access_token
-        self.refresh_at = refresh_at
-        self.fresh_until = fresh_until
-        self.token = token
-
-    def kill(self) -> None:
-        self.refresh_at = self.fresh_until = _NEVER
-
-
-_EMPTY = _Snapshot("", _NEVER, _NEVER, None)
-
-
-class _Entry:
-    """State of one cache key; every field is guarded by ``lock`` (never held across I/O)."""
-
-    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap")
-
-    def __init__(self, key: Hashable) -> None:
-        self.key = key
-        self.lock = threading.Lock()
-        self.snap = _EMPTY
-        self.inflight: cf.Future[_Snapshot] | None = None
-        self.inflight_loop: asyncio.AbstractEventLoop | None = None
-        self.failure: BaseException | None = None
-        self.failure_until = _NEVER
-
-
-class TokenCache:
-    """Tokens by cache key. Share one between sources to share tokens and fetches."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[Hashable, _Entry] = {}
-
-    def entry(self, key: Hashable) -> _Entry:
-        """The entry for ``key``, created empty when missing."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                found = self._entries[key] = _Entry(key)
-            return found
-
-    def discard(self, key: Hashable) -> None:
-        """Drop ``key``'s entry and stop every holder from serving its token."""
-        with self._lock:
-            entry = self._entries.pop(key, None)
-        if entry is not None:
-            with entry.lock:
-                entry.snap.kill()
-                entry.snap = _EMPTY
-
-    def __len__(self) -> int:
-        return len(self._entries)
+from ._token_cache import EMPTY, Entry, Snapshot, TokenCache
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -140,8 +77,8 @@ class CachingTokenSource:
         self._asleep = asleep
         self._backoff = backoff or Backoff(base=1.0, cap=30.0)
         self._rng = rng or random.Random()  # noqa: S311 - timing jitter, not crypto
-        self._snap = _EMPTY
-        self._entry: _Entry | None = None
+        self._snap = EMPTY
+        self._entry: Entry | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         client_id = getattr(config, "client_id", None)
         self._tally = client_tally(client_id if isinstance(client_id, str) else "unknown")
@@ -196,7 +133,7 @@ class CachingTokenSource:
         with entry.lock:
             if entry.snap.access_token == access_token:
                 entry.snap.kill()
-                entry.snap = _EMPTY
+                entry.snap = EMPTY
 
     def cached(self) -> Token | None:
         """The cached token, fresh or not, without fetching (for diagnostics)."""
@@ -211,7 +148,7 @@ class CachingTokenSource:
 
     # -- slow path helpers --
 
-    def _current_entry(self) -> _Entry:
+    def _current_entry(self) -> Entry:
         key_fn = getattr(self._source, "cache_key", None)
         key: Hashable = key_fn() if key_fn is not None else ("source", id(self._source))
         entry = self._entry
@@ -223,30 +160,30 @@ class CachingTokenSource:
             self._snap = entry.snap
         return entry
 
-    def _begin(self, entry: _Entry, loop: asyncio.AbstractEventLoop | None) -> cf.Future[_Snapshot]:
-        fut: cf.Future[_Snapshot] = cf.Future()
+    def _begin(self, entry: Entry, loop: asyncio.AbstractEventLoop | None) -> cf.Future[Snapshot]:
+        fut: cf.Future[Snapshot] = cf.Future()
         fut.set_running_or_notify_cancel()
         entry.inflight, entry.inflight_loop = fut, loop
         return fut
 
-    def _remembered(self, entry: _Entry, now: float) -> BaseException | None:
+    def _remembered(self, entry: Entry, now: float) -> BaseException | None:
         if entry.failure is not None and now < entry.failure_until:
             # A fresh traceback each time: the remembered error is raised again and again.
             return entry.failure.with_traceback(None)
         return None
 
     @staticmethod
-    def _abandoned(entry: _Entry) -> bool:
+    def _abandoned(entry: Entry) -> bool:
         """A fetch started by a task whose event loop has stopped will never finish."""
         loop = entry.inflight_loop
         return loop is not None and (loop.is_closed() or not loop.is_running())
 
-    def _snapshot(self, token: Token) -> _Snapshot:
+    def _snapshot(self, token: Token) -> Snapshot:
         p = self.policy
-        return _Snapshot(token.access_token, p.refresh_at(token, self._rng.random()),
+        return Snapshot(token.access_token, p.refresh_at(token, self._rng.random()),
                          p.fresh_until(token), token)
 
-    def _settle(self, entry: _Entry, fut: cf.Future[_Snapshot],
+    def _settle(self, entry: Entry, fut: cf.Future[Snapshot],
                 token: Token | None, exc: BaseException | None) -> None:
         with entry.lock:
             if token is not None:
@@ -265,7 +202,7 @@ class CachingTokenSource:
             assert exc is not None
             fut.set_exception(exc)
 
-    def _fetch_sync(self, entry: _Entry, fut: cf.Future[_Snapshot], reason: str = "miss") -> None:
+    def _fetch_sync(self, entry: Entry, fut: cf.Future[Snapshot], reason: str = "miss") -> None:
         reset = FETCH_REASON.set(reason)  # the fetch span's svcauth.cache.outcome
         try:
             token = self._source.fetch()
@@ -278,7 +215,7 @@ class CachingTokenSource:
             FETCH_REASON.reset(reset)
         self._settle(entry, fut, token, None)
 
-    async def _fetch_async(self, entry: _Entry, fut: cf.Future[_Snapshot],
+    async def _fetch_async(self, entry: Entry, fut: cf.Future[Snapshot],
                            reason: str = "miss") -> None:
         FETCH_REASON.set(reason)  # this task's own context
         try:
@@ -291,7 +228,7 @@ class CachingTokenSource:
             return
         self._settle(entry, fut, token, None)
 
-    def _retry_wait(self, entry: _Entry, fut: cf.Future[_Snapshot], attempt: int) -> float | None:
+    def _retry_wait(self, entry: Entry, fut: cf.Future[Snapshot], attempt: int) -> float | None:
         """Seconds until the next background attempt, or None to stop refreshing."""
         exc = fut.exception()
         if exc is None or (isinstance(exc, TokenEndpointError) and exc.permanent):
@@ -302,14 +239,14 @@ class CachingTokenSource:
                 return None  # callers will fetch themselves once the token is no longer served
         return wait
 
-    def _next_attempt(self, entry: _Entry, old: _Snapshot,
-                      loop: asyncio.AbstractEventLoop | None) -> cf.Future[_Snapshot] | None:
+    def _next_attempt(self, entry: Entry, old: Snapshot,
+                      loop: asyncio.AbstractEventLoop | None) -> cf.Future[Snapshot] | None:
         with entry.lock:
             if entry.inflight is not None or entry.snap is not old:
                 return None
             return self._begin(entry, loop)
 
-    def _refresh_thread(self, entry: _Entry, fut: cf.Future[_Snapshot], old: _Snapshot) -> None:
+    def _refresh_thread(self, entry: Entry, fut: cf.Future[Snapshot], old: Snapshot) -> None:
         attempt = 0
         while True:
             self._fetch_sync(entry, fut, "refresh_ahead")
@@ -323,7 +260,7 @@ class CachingTokenSource:
                 return
             fut = nxt
 
-    async def _refresh_task(self, entry: _Entry, fut: cf.Future[_Snapshot], old: _Snapshot) -> None:
+    async def _refresh_task(self, entry: Entry, fut: cf.Future[Snapshot], old: Snapshot) -> None:
         attempt = 0
         loop = asyncio.get_running_loop()
         while True:
