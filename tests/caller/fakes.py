@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,7 +101,8 @@ class FakeTokenEndpoint:
 
 def make_source(
     endpoint: FakeTokenEndpoint, clock: FakeClock, *, async_handler: Callable[..., object] | None = None,
-    sleep: Callable[[float], None] | None = None, **config: object,
+    sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
+    **config: object,
 ) -> ClientCredentialsSource:
     """A ClientCredentialsSource talking to ``endpoint`` over MockTransport on ``clock``."""
     fields: dict[str, object] = {"client_id": "shop-api", "auth": ClientSecretBasic(SECRET),
@@ -112,5 +114,5 @@ def make_source(
         ClientConfig(**fields),  # type: ignore[arg-type]
         http=httpx.Client(transport=transport), ahttp=httpx.AsyncClient(transport=atransport),
         clock=clock, wall_clock=lambda: 1_700_000_000.0 + clock.now, sleep=sleep or clock.sleep,
-        asleep=clock.asleep,
+        asleep=clock.asleep, rng=rng,
     )

@@ -181,14 +181,22 @@ def test_a_none_secret_never_reaches_the_wire() -> None:
         ClientSecretPost("")
 
 
-@pytest.mark.parametrize(("ratio", "jitter", "found"), [
-    (0.9, 0.2, "found 0.9 and 0.2"), (0.0, 0.05, "found 0 and 0.05"), (0.8, -0.1, "found 0.8 and -0.1"),
+@pytest.mark.parametrize(("fields", "named", "found"), [
+    ({"refresh_ratio": 0.97}, "refresh_ratio + jitter <= 1", "0.97 + 0.05 = 1.02"),
+    ({"refresh_ratio": 0.9, "jitter": 0.2}, "refresh_ratio + jitter <= 1", "0.9 + 0.2 = 1.1"),
+    ({"jitter": -0.1}, "jitter: expected >= 0", "0.8 + -0.1"),
+    ({"refresh_ratio": 0.0}, "refresh_ratio: expected a share", "found 0.0"),
+    ({"margin": -10.0}, "margin: expected a finite number of seconds >= 0", "found -10.0"),
+    ({"margin": float("nan")}, "margin: expected a finite", "found nan"),
+    ({"failure_ttl": float("inf")}, "failure_ttl: expected a finite", "found inf"),
+    ({"timeout": float("nan")}, "timeout: expected a positive number", "found nan"),
+    ({"deadline": 0.0}, "deadline: expected a positive number", "found 0.0"),
 ])
-def test_a_refresh_window_past_the_lifetime_is_refused_naming_the_values(
-    ratio: float, jitter: float, found: str,
+def test_timing_settings_it_cannot_work_with_are_refused_naming_the_values(
+    fields: dict[str, float], named: str, found: str,
 ) -> None:
     with pytest.raises(ConfigurationError) as info:
         ClientConfig(client_id="c", auth=ClientSecretBasic("x"), token_endpoint=TOKEN_URL,
-                     refresh_ratio=ratio, jitter=jitter)
-    assert "refresh_ratio + jitter <= 1" in info.value.message
+                     **fields)  # type: ignore[arg-type]
+    assert named in info.value.message
     assert found in info.value.message

@@ -39,8 +39,20 @@ class IssueLog:
         return response
 
 
+class FixedDraw(random.Random):
+    """A random source whose every draw is ``value``: the window's edges on demand."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("rng", [FixedDraw(0.0), FixedDraw(0.999999), random.Random(1),
+                                 random.Random(2)], ids=["earliest", "latest", "seed1", "seed2"])
 @pytest.mark.parametrize(("config", "budget"), [
     # Defaults: refresh between 240 and 255 s of a 300 s token, never earlier, so 1,200 s
     # hold the first request and 4 refreshes; the fifth token is still fresh at the end.
@@ -49,7 +61,7 @@ class IssueLog:
     ({"refresh_ratio": 0.5, "jitter": 0.0}, 8),                     # every 150 s exactly
 ])
 async def test_10000_calls_over_20_minutes_stay_within_budget_and_never_see_an_expired_token(
-    config: dict[str, float], budget: int, seed: int,
+    config: dict[str, float], budget: int, rng: random.Random,
 ) -> None:
     endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
     log = IssueLog(endpoint, clock)
@@ -58,7 +70,7 @@ async def test_10000_calls_over_20_minutes_stay_within_budget_and_never_see_an_e
         return log(request)
 
     src = CachingTokenSource(make_source(endpoint, clock, async_handler=ahandler, **config),
-                             rng=random.Random(seed))
+                             rng=rng)
     served_until = src.policy.fresh_until(Token("eyJx", "Bearer", 300, 300.0, None, 0.0))
     assert 240 <= served_until < 300
     for i in range(10_000):
@@ -87,7 +99,9 @@ def test_sync_callers_get_the_old_token_without_waiting_during_a_slow_refresh() 
     worker.join(10)
     assert not worker.is_alive(), "a caller waited for the refresh"
     assert served == [first] * 200
-    assert endpoint.count == 2  # exactly one background refresh started
+    _wait_until(lambda: endpoint.count == 2)  # the background refresh reached the provider
+    time.sleep(0.05)
+    assert endpoint.count == 2  # and it is the only one
     endpoint.gate.set()
     _wait_until(lambda: src.token() == token_value(2))
     assert endpoint.count == 2
@@ -121,20 +135,33 @@ async def test_async_callers_get_the_old_token_without_waiting_during_a_slow_ref
 
 def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None:
     endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
-    # Waits between retries take no time at all: the clock stays where the test puts it.
-    src = CachingTokenSource(make_source(endpoint, clock, deadline=1.0, sleep=lambda s: None),
-                             sleep=lambda s: None)
+    waits: list[float] = []
+
+    def pause(seconds: float) -> None:  # the refresh loop's backoff, on the fake clock
+        waits.append(seconds)
+        clock.advance(seconds)
+
+    def refreshing() -> bool:
+        return any(t.name == "svcauth-refresh" for t in threading.enumerate())
+
+    # One attempt per fetch: the source's own first retry wait (0.125 s) exceeds its deadline.
+    source = make_source(endpoint, clock, deadline=0.001, sleep=lambda s: None, rng=FixedDraw(0.5))
+    src = CachingTokenSource(source, sleep=pause, rng=FixedDraw(0.5))
     first = src.token()
     endpoint.script = [httpx.Response(503) for _ in range(100_000)]
     clock.now = 256.0  # past every refresh point, still served (until 261)
-    for _ in range(5):
-        assert src.token() == first
-        _wait_until(lambda: not any(t.name == "svcauth-refresh" for t in threading.enumerate()))
-    assert endpoint.count > 2  # the refresh kept being retried
-    endpoint.script = []  # the IdP recovers
-    _wait_until(lambda: src.token() != first)
-    assert src.token().startswith("eyJ")
+    assert src.token() == first  # starts the one background refresh
+    _wait_until(lambda: not refreshing())
+    # Backoff ceilings 1, 2, 4, 8 s at half each: 0.5, 1, 2; the next (4 s) would end past
+    # 261 s, when callers fetch for themselves, so the loop stops there.
+    assert waits == [0.5, 1.0, 2.0]
+    assert endpoint.count == 1 + 4
+    assert clock.now == 259.5
+    assert src.token() == first  # the valid token was served all along and still is
+    endpoint.script = []  # the IdP recovers; the next call starts a new refresh
+    _wait_until(lambda: not refreshing() and src.token() != first)
     assert src.token() == token_value(endpoint.count)
+    assert src.token().startswith("eyJ")
 
 
 def test_once_past_the_margin_callers_wait_for_a_new_token() -> None:

@@ -66,9 +66,9 @@ class CachingTokenSource:
         self._clock: Callable[[], float] = (
             clock if clock is not None else getattr(source, "clock", time.monotonic))
         config = getattr(source, "config", None)
-        if policy is None and config is not None:
-            policy = RefreshPolicy(margin=config.margin, refresh_ratio=config.refresh_ratio,
-                                   jitter=config.jitter, failure_ttl=config.failure_ttl)
+        make_policy = getattr(config, "refresh_policy", None)
+        if policy is None and make_policy is not None:
+            policy = make_policy()
         self.policy = policy or RefreshPolicy()
         deadline = getattr(config, "deadline", 10.0) + getattr(config, "timeout", 5.0)
         self._wait_timeout = deadline + 5.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from .._discovery import (
 )
 from .._errors import ConfigurationError
 from ._client_auth import ClientAuth, ClientSecretBasic, PrivateKeyJWT
+from ._policy import RefreshPolicy
 
 KEYCLOAK_TOKEN_PATH = "/protocol/openid-connect/token"
 
@@ -92,13 +94,16 @@ class ClientConfig:
                 "token endpoint: expected token_endpoint, issuer, or keycloak_url with realm",
                 code="config_missing")
         for name in ("timeout", "deadline"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"{name}: expected a positive number of seconds")
-        if not (self.refresh_ratio > 0 and self.jitter >= 0
-                and self.refresh_ratio + self.jitter <= 1):
-            raise ConfigurationError(
-                "refresh_ratio/jitter: expected 0 < refresh_ratio, 0 <= jitter and "
-                f"refresh_ratio + jitter <= 1, found {self.refresh_ratio:g} and {self.jitter:g}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigurationError(
+                    f"{name}: expected a positive number of seconds, found {value!r}")
+        self.refresh_policy()  # refuses a margin, ratio or jitter it cannot work with
+
+    def refresh_policy(self) -> RefreshPolicy:
+        """The refresh timing these settings describe."""
+        return RefreshPolicy(margin=self.margin, refresh_ratio=self.refresh_ratio,
+                             jitter=self.jitter, failure_ttl=self.failure_ttl)
 
     # -- endpoint resolution (discovery is I/O: done once, by the source or from_env) --
 

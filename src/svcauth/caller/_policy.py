@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from .._errors import ConfigurationError
 from ._token import Token
 
 
@@ -13,15 +15,18 @@ class RefreshPolicy:
 
     The refresh window opens at ``refresh_ratio`` of the lifetime and is ``jitter`` wide
     (80 % to 85 % by default): never earlier than ``refresh_ratio``, so a run of T seconds
-    costs at most ``ceil(T / (refresh_ratio * lifetime))`` token requests, and spread over
-    the window so replicas that started together do not refresh in the same second.
+    costs at most ``floor(T / (refresh_ratio * lifetime)) + 1`` token requests, and spread
+    over the window so replicas that started together do not refresh in the same second
+    (a window under a second wide, for tokens shorter than 20 s, spreads them less;
+    ``jitter=0`` puts them in step).
 
     The margin keeps a token from being handed out close to its expiry. It is capped at half
     the lifetime, and so that it never cuts into the refresh window: the token stays served
-    a lead (2 % of the lifetime, at least 1 s) past the window's end, time for the background
-    fetch to finish without making anyone wait. A 300 s token is refreshed between 240 s and
-    255 s and served until 261 s (margin 39 s); a one-hour token between 48 and 51 minutes
-    and served until 59 minutes (margin 60 s).
+    a lead (2 % of the lifetime, at least 1 s but at most 5 % of it) past the window's end,
+    time for the background fetch to finish without making anyone wait. A 300 s token is
+    refreshed between 240 s and 255 s and served until 261 s (margin 39 s); a one-hour token
+    between 48 and 51 minutes and served until 59 minutes (margin 60 s); a 10 s token
+    between 8 s and 8.5 s and served until 9 s.
     """
 
     margin: float = 60.0
@@ -33,9 +38,24 @@ class RefreshPolicy:
     failure_ttl: float = 5.0
     """Seconds a permanent failure (``invalid_client`` ...) is answered from memory. 5 s."""
 
+    def __post_init__(self) -> None:
+        for name in ("margin", "failure_ttl"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigurationError(f"{name}: expected a finite number of seconds >= 0, "
+                                         f"found {value!r}")
+        ratio, jitter = self.refresh_ratio, self.jitter
+        if not (math.isfinite(ratio) and 0 < ratio <= 1):
+            raise ConfigurationError(f"refresh_ratio: expected a share of the lifetime in "
+                                     f"(0, 1], found {ratio!r}")
+        if not (math.isfinite(jitter) and jitter >= 0 and ratio + jitter <= 1):
+            raise ConfigurationError(
+                f"jitter: expected >= 0 with refresh_ratio + jitter <= 1, found "
+                f"{ratio:g} + {jitter:g} = {ratio + jitter:g}; lower jitter or refresh_ratio")
+
     @staticmethod
     def _lead(life: float) -> float:
-        return max(1.0, 0.02 * life)
+        return min(max(1.0, 0.02 * life), 0.05 * life)
 
     def fresh_until(self, token: Token) -> float:
         """The last instant (on the token's clock) the token is handed to callers."""
@@ -55,7 +75,7 @@ class RefreshPolicy:
         latest = fresh - min(self._lead(life), (fresh - token.issued_at) / 2)
         hi = min(token.issued_at + life * (self.refresh_ratio + self.jitter), latest)
         lo = min(token.issued_at + life * self.refresh_ratio, hi)
-        return lo + (hi - lo) * unit
+        return min(lo + (hi - lo) * unit, fresh)
 
 
 @dataclass(frozen=True, slots=True)
