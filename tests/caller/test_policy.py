@@ -86,3 +86,13 @@ def test_backoff_is_full_jitter_exponential_with_retry_after_as_floor(
     attempt: int, unit: float, retry_after: float | None, delay: float,
 ) -> None:
     assert Backoff().delay(attempt, unit, retry_after) == delay
+
+
+@pytest.mark.parametrize("lifetime", [-5.0, 0.0])
+@pytest.mark.parametrize("unit", [0.0, 1.0])
+def test_a_token_that_arrives_expired_is_never_scheduled_past_its_serving_limit(
+    lifetime: float, unit: float,
+) -> None:
+    policy, token = RefreshPolicy(), _token(lifetime)
+    assert policy.fresh_until(token) == token.expires_at
+    assert policy.refresh_at(token, unit) == token.expires_at

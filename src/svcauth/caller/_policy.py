@@ -72,10 +72,10 @@ class RefreshPolicy:
         unit = max(0.0, min(1.0, unit))
         life = max(token.lifetime, 0.0)
         fresh = self.fresh_until(token)
-        latest = fresh - min(self._lead(life), (fresh - token.issued_at) / 2)
+        latest = fresh - max(0.0, min(self._lead(life), (fresh - token.issued_at) / 2))
         hi = min(token.issued_at + life * (self.refresh_ratio + self.jitter), latest)
         lo = min(token.issued_at + life * self.refresh_ratio, hi)
-        return min(lo + (hi - lo) * unit, fresh)
+        return lo + (hi - lo) * unit
 
 
 @dataclass(frozen=True, slots=True)
