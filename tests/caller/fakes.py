@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus
@@ -39,6 +40,19 @@ class FakeClock:
 
     async def asleep(self, seconds: float) -> None:
         self.advance(seconds)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` real seconds."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.001)
+
+
+def refreshing() -> bool:
+    """Whether a background refresh thread of a CachingTokenSource is running."""
+    return any(t.name == "svcauth-refresh" for t in threading.enumerate())
 
 
 def token_value(n: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -25,7 +25,7 @@ from svcauth.caller import (
 )
 from svcauth.devidp import DevIdP, load_env_file
 
-from .fakes import FakeClock
+from .fakes import FakeClock, refreshing, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 REALM = ROOT / "deploy" / "keycloak" / "techstore-realm.json"
@@ -45,12 +45,6 @@ def _claims(token: str, idp: DevIdP) -> dict[str, object]:
     return jwt.decode(token, key=jwt.PyJWK(jwk).key, algorithms=["RS256"], issuer=idp.issuer,  # type: ignore[no-any-return]
                       options={"verify_aud": False})
 
-
-def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.001)
 
 
 def _requests(idp: DevIdP, client_id: str) -> int:
@@ -168,7 +162,7 @@ def test_20_simulated_minutes_of_calls_cost_5_token_requests_over_loopback(idp: 
     for i in range(10_000):
         clock.now = i * 0.12
         access = source.token()
-        _wait_until(lambda: not any(t.name == "svcauth-refresh" for t in threading.enumerate()))
+        wait_until(lambda: not refreshing())
         cached = source.cached()
         if cached is not None and cached.access_token not in seen:
             seen[cached.access_token] = cached

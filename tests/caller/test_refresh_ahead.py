@@ -14,14 +14,7 @@ import pytest
 from svcauth import TokenEndpointError
 from svcauth.caller import CachingTokenSource, Token
 
-from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value
-
-
-def _wait_until(predicate: object, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.001)
+from .fakes import FakeClock, FakeTokenEndpoint, make_source, refreshing, token_value, wait_until
 
 
 class IssueLog:
@@ -99,11 +92,11 @@ def test_sync_callers_get_the_old_token_without_waiting_during_a_slow_refresh() 
     worker.join(10)
     assert not worker.is_alive(), "a caller waited for the refresh"
     assert served == [first] * 200
-    _wait_until(lambda: endpoint.count == 2)  # the background refresh reached the provider
+    wait_until(lambda: endpoint.count == 2)  # the background refresh reached the provider
     time.sleep(0.05)
     assert endpoint.count == 2  # and it is the only one
     endpoint.gate.set()
-    _wait_until(lambda: src.token() == token_value(2))
+    wait_until(lambda: src.token() == token_value(2))
     assert endpoint.count == 2
 
 
@@ -141,9 +134,6 @@ def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None
         waits.append(seconds)
         clock.advance(seconds)
 
-    def refreshing() -> bool:
-        return any(t.name == "svcauth-refresh" for t in threading.enumerate())
-
     # One attempt per fetch: the source's own first retry wait (0.125 s) exceeds its deadline.
     source = make_source(endpoint, clock, deadline=0.001, sleep=lambda s: None, rng=FixedDraw(0.5))
     src = CachingTokenSource(source, sleep=pause, rng=FixedDraw(0.5))
@@ -151,7 +141,7 @@ def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None
     endpoint.script = [httpx.Response(503) for _ in range(100_000)]
     clock.now = 256.0  # past every refresh point, still served (until 261)
     assert src.token() == first  # starts the one background refresh
-    _wait_until(lambda: not refreshing())
+    wait_until(lambda: not refreshing())
     # Backoff ceilings 1, 2, 4, 8 s at half each: 0.5, 1, 2; the next (4 s) would end past
     # 261 s, when callers fetch for themselves, so the loop stops there.
     assert waits == [0.5, 1.0, 2.0]
@@ -159,7 +149,7 @@ def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None
     assert clock.now == 259.5
     assert src.token() == first  # the valid token was served all along and still is
     endpoint.script = []  # the IdP recovers; the next call starts a new refresh
-    _wait_until(lambda: not refreshing() and src.token() != first)
+    wait_until(lambda: not refreshing() and src.token() != first)
     assert src.token() == token_value(endpoint.count)
     assert src.token().startswith("eyJ")
 
@@ -230,8 +220,7 @@ def test_replicas_that_start_together_refresh_spread_over_the_window() -> None:
         while endpoint.count == 1:  # step a second at a time until this replica refreshes
             clock.advance(1.0)
             src.token()
-            _wait_until(lambda: not any(t.name == "svcauth-refresh"
-                                        for t in threading.enumerate()))
+            wait_until(lambda: not refreshing())
             assert clock.now < 261, "no refresh before the token stopped being served"
         refreshed_at.append(clock.now)
     assert min(refreshed_at) >= 240 and max(refreshed_at) <= 256

@@ -11,14 +11,7 @@ import pytest
 
 from svcauth.caller import CachingTokenSource, TokenCache
 
-from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value
-
-
-def _wait_until(predicate: object, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.001)
+from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value, wait_until
 
 
 def _gated_async(endpoint: FakeTokenEndpoint, started: threading.Event, release: threading.Event):  # type: ignore[no-untyped-def]
@@ -60,7 +53,7 @@ def test_50_threads_on_a_cold_cache_make_exactly_one_request() -> None:
     threads = [threading.Thread(target=call) for _ in range(50)]
     for t in threads:
         t.start()
-    _wait_until(lambda: endpoint.count == 1)
+    wait_until(lambda: endpoint.count == 1)
     time.sleep(0.05)  # let the other 49 reach their wait (correctness does not depend on it)
     assert sum(t.is_alive() for t in threads) == 50
     assert endpoint.gate is not None
