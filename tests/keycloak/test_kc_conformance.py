@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from keycloak_support import (
     JWT_BEARER,
     REALM_FILE,
@@ -31,7 +32,6 @@ from keycloak_support import (
     inventory_assertion,
     jwt_form,
 )
-
 from svcauth.devidp import DevIdP
 from svcauth.keycloak import KeycloakEndpoints
 
