@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench bench-load soak fuzz clean venv
+.PHONY: demo test lint bench bench-load soak fuzz clean venv up up-otel up-otel-keycloak
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/mockmart demo
+
+# MockMart until Ctrl-C; -otel adds Zipkin (the tracing UI) and sends every span there.
+up: $(STAMP)
+	$(VENV)/bin/mockmart up
+up-otel: $(STAMP)
+	$(VENV)/bin/mockmart up --otel
+up-otel-keycloak: $(STAMP)
+	$(VENV)/bin/mockmart up --otel --idp keycloak
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

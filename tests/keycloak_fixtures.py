@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -45,10 +46,11 @@ def _progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
     return say
 
 
-def _start(auth_path: str, pytestconfig: pytest.Config) -> LocalKeycloak:
+def _start(auth_path: str, pytestconfig: pytest.Config, tracing_endpoint: str = "") -> LocalKeycloak:
     config = KeycloakConfig(
         version=os.environ.get("SVCAUTH_KEYCLOAK_VERSION", DEFAULT_VERSION),
-        auth_path=auth_path, realm_files=(REALM_FILE,), env_file=ENV_FILE)
+        auth_path=auth_path, realm_files=(REALM_FILE,), env_file=ENV_FILE,
+        tracing_endpoint=tracing_endpoint)
     server = LocalKeycloak(config, progress=_progress(pytestconfig))
     try:
         server.start()
@@ -66,10 +68,13 @@ def keycloak_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def keycloak(pytestconfig: pytest.Config) -> Iterator[KeycloakEndpoints]:
+def keycloak(pytestconfig: pytest.Config, otlp_relay: Any) -> Iterator[KeycloakEndpoints]:
     """A real Keycloak with the techstore realm imported: base_url, issuer, token_endpoint,
-    admin_username/admin_password and the other URLs of :class:`KeycloakEndpoints`."""
-    server = _start("", pytestconfig)
+    admin_username/admin_password and the other URLs of :class:`KeycloakEndpoints`.
+
+    Its own traces go to the session's OTLP relay (kept there until a test attaches Zipkin),
+    so the tracing tests find Keycloak's spans without a Keycloak of their own."""
+    server = _start("", pytestconfig, tracing_endpoint=otlp_relay.endpoint)
     try:
         yield server.endpoints
     finally:
