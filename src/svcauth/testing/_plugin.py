@@ -114,10 +114,9 @@ def svcauth_idp(svcauth_realm: Realm | None,
     the whole session: ``issuer``, ``token_endpoint``, ``jwks_uri``, ``key_set``,
     ``verifier()``, ``mint()``, ``headers()``, ``client_secret()``, ``caller_env()``."""
     if svcauth_realm is None:
-        raise pytest.UsageError(
-            "svcauth_idp: expected a realm file, found none: set svcauth_realm_file in "
-            "[tool.pytest.ini_options], pass --svcauth-realm-file, or override the "
-            "svcauth_realm_file fixture")
+        pytest.fail("svcauth_idp: expected a realm file, found none: set svcauth_realm_file "
+                    "in [tool.pytest.ini_options], pass --svcauth-realm-file, or override the "
+                    "svcauth_realm_file fixture", pytrace=False)
     from ._mint import LocalProvider
 
     with LocalProvider.running(svcauth_realm, audience=svcauth_audience) as provider:
