@@ -267,3 +267,30 @@ def test_works_with_a_django_like_response() -> None:
     assert_refused(_DjangoLike(status, headers, body), 403, "not_service_account")
     with pytest.raises(AssertionError, match="status: expected 401, found 403"):
         assert_refused(_DjangoLike(status, headers, body), 401, "token_missing")
+
+
+def test_works_with_flasks_test_client(factory: TokenFactory) -> None:
+    from flask import Flask, g
+
+    from svcauth.flask import require_service
+
+    verifier = Verifier(issuer=factory.issuer, audience="billing-api", clock=lambda: NOW,
+                        key_set=factory.static_key_set)
+    guard = Guard(verifier, ServicePolicy(required_roles={ROLE}), realm="billing")
+    app = Flask("svcauth-testing")
+
+    @app.get("/invoices")
+    @require_service(guard)
+    def invoices() -> dict[str, str]:
+        return {"caller": g.identity.client_id}
+
+    client = app.test_client()
+    assert client.get("/invoices", headers=factory.headers("invoicing-job")).json == {
+        "caller": "invoicing-job"}
+    expired = client.get("/invoices", headers=factory.headers("invoicing-job", expired=True))
+    assert_refused(expired, 401, "token_expired", realm="billing")
+    reader = client.get("/invoices", headers=factory.headers("reporting-service"))
+    assert_refused(reader, 403, "insufficient_scope", realm="billing", scope=ROLE)
+    with pytest.raises(AssertionError, match=r"body: expected \{'error': 'No token provided'\}, "
+                                             r"found \{'error': 'Token expired'\}"):
+        assert_refused(expired, 401, "token_missing")

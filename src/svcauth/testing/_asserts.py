@@ -4,9 +4,10 @@ The expected answer is not written down a second time: :func:`expected_refusal` 
 error a code stands for and asks :func:`svcauth.receiver.refusal_for` what it answers, so
 the assertion follows the receiver's table (see ``receiver/_rfc6750.py``) by construction.
 
-Responses are duck-typed: a ``status_code`` (httpx, requests, Starlette's and Django's test
-clients) or ``status`` (aiohttp) attribute, ``headers`` with ``get()`` or ``items()``, and
-``json()``. A body that must be awaited (aiohttp) is passed as ``body=await resp.json()``.
+Responses are duck-typed: a ``status_code`` (httpx, requests, Starlette's, Flask's and
+Django's test clients) or ``status`` (aiohttp) attribute, ``headers`` with ``items()``, and
+``get_json()`` (Flask) or ``json()``. A body that must be awaited (aiohttp) is passed as
+``body=await resp.json()``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ def _header(response: Any, name: str) -> str | None:
 
 
 def _body(response: Any) -> Any:
-    reader = getattr(response, "json", None)
+    # Werkzeug's (Flask's) test response has json as a property and get_json() as the call.
+    reader = getattr(response, "get_json", None)
+    if not callable(reader):
+        reader = getattr(response, "json", None)
     if not callable(reader):
         raise TypeError(f"assert_refused: expected a response with json(), found "
                         f"{type(response).__name__}; pass body=")
@@ -90,6 +94,8 @@ def _body(response: Any) -> Any:
         value = reader()
     except Exception as exc:  # any client's "not JSON" error
         return _NotJson(f"{type(exc).__name__} reading the body as JSON")
+    if value is None and reader.__name__ == "get_json":
+        return _NotJson("get_json() found no JSON body")
     if inspect.isawaitable(value):
         if inspect.iscoroutine(value):
             value.close()
