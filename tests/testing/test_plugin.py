@@ -112,6 +112,31 @@ def test_issuer_base_option_sets_the_static_issuer(pytester: pytest.Pytester) ->
     pytester.runpytest(*ARGS).assert_outcomes(passed=1)
 
 
+def test_auth_path_option_prefixes_the_providers_paths(pytester: pytest.Pytester) -> None:
+    _project(pytester, ini=INI + "svcauth_auth_path = /auth\n")
+    pytester.makepyfile(test_auth_path='''
+        def test_auth_path(svcauth_idp):
+            assert svcauth_idp.issuer == svcauth_idp.base_url + "/auth/realms/billing"
+            assert svcauth_idp.token_endpoint.startswith(svcauth_idp.base_url + "/auth/realms/")
+            assert svcauth_idp.verifier().verify(svcauth_idp.mint("invoicing-job"))
+    ''')
+    pytester.runpytest(*ARGS).assert_outcomes(passed=1)
+
+
+def test_a_realm_file_that_is_not_there_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nsvcauth_realm_file = realm/nowhere.json\n")
+    pytester.makepyfile(test_nowhere='''
+        def test_tokens(svcauth_tokens):
+            pass
+    ''')
+    result = pytester.runpytest(*ARGS)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*svcauth: cannot read realm file "
+                                 f"{pytester.path / 'realm' / 'nowhere.json'}: No such file or "
+                                 f"directory*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
 def test_a_conftest_may_override_the_realm_file_fixture(pytester: pytest.Pytester) -> None:
     realm = _project(pytester, ini=None)
     pytester.makeconftest(f'''

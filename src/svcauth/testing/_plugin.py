@@ -11,12 +11,13 @@ Configure once (``pyproject.toml``)::
 then use ``svcauth_idp`` (the embedded provider, running, session scope) or
 ``svcauth_tokens`` (no server: a static key set). Every option is also a command-line flag
 (``--svcauth-realm-file`` ...) and a fixture you may override. Loading this module costs
-two option registrations: nothing is imported or started until a fixture is used.
+option registrations: nothing is imported or started until a fixture is used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,8 @@ _OPTIONS = (
                  "service's client id). Default: none."),
     ("issuer_base", "Base URL of svcauth_tokens' issuer (<base>/realms/<realm>). "
                     "Default: https://idp.svcauth.test."),
+    ("auth_path", "Path prefix of svcauth_idp's endpoints, e.g. /auth (Keycloak < 17). "
+                  "Default: none."),
 )
 
 
@@ -65,6 +68,17 @@ def _path(config: pytest.Config, name: str) -> Path | None:
     return (base / path).resolve()
 
 
+@contextmanager
+def _configuration() -> Iterator[None]:
+    """A configuration mistake fails the fixture with its message, without a traceback."""
+    from .._errors import ConfigurationError
+
+    try:
+        yield
+    except ConfigurationError as exc:
+        pytest.fail(f"svcauth: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def svcauth_realm_file(pytestconfig: pytest.Config) -> Path | None:
     """The realm file: ``--svcauth-realm-file``, else the ``svcauth_realm_file`` ini option
@@ -87,7 +101,8 @@ def svcauth_env(svcauth_env_file: Path | None) -> dict[str, str]:
         return {}
     from .._envfile import load_env_file
 
-    return load_env_file(svcauth_env_file)
+    with _configuration():
+        return load_env_file(svcauth_env_file)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +112,8 @@ def svcauth_realm(svcauth_realm_file: Path | None, svcauth_env: dict[str, str]) 
         return None
     from ..devidp import load_realm
 
-    return load_realm(svcauth_realm_file, svcauth_env)
+    with _configuration():
+        return load_realm(svcauth_realm_file, svcauth_env)
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +124,7 @@ def svcauth_audience(pytestconfig: pytest.Config) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def svcauth_idp(svcauth_realm: Realm | None,
+def svcauth_idp(pytestconfig: pytest.Config, svcauth_realm: Realm | None,
                 svcauth_audience: str | None) -> Iterator[LocalProvider]:
     """The embedded provider serving your realm on ``http://127.0.0.1:<free port>`` for
     the whole session: ``issuer``, ``token_endpoint``, ``jwks_uri``, ``key_set``,
@@ -119,7 +135,9 @@ def svcauth_idp(svcauth_realm: Realm | None,
                     "svcauth_realm_file fixture", pytrace=False)
     from ._mint import LocalProvider
 
-    with LocalProvider.running(svcauth_realm, audience=svcauth_audience) as provider:
+    auth_path = _option(pytestconfig, "auth_path") or ""
+    with LocalProvider.running(svcauth_realm, audience=svcauth_audience,
+                               auth_path=auth_path) as provider:
         yield provider
 
 
