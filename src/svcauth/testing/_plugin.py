@@ -10,8 +10,8 @@ Configure once (``pyproject.toml``)::
 
 then use ``svcauth_idp`` (the embedded provider, running, session scope) or
 ``svcauth_tokens`` (no server: a static key set). Every option is also a command-line flag
-(``--svcauth-realm-file`` ...) and a fixture you may override. Loading this module costs
-option registrations: nothing is imported or started until a fixture is used.
+(``--svcauth-realm-file`` ...) and a fixture you may override. Loading this module registers
+the options and nothing more: nothing is imported or started until a fixture is used.
 """
 
 from __future__ import annotations
