@@ -294,3 +294,23 @@ def test_works_with_flasks_test_client(factory: TokenFactory) -> None:
     with pytest.raises(AssertionError, match=r"body: expected \{'error': 'No token provided'\}, "
                                              r"found \{'error': 'Token expired'\}"):
         assert_refused(expired, 401, "token_missing")
+
+
+class _RawPairs:
+    """A response whose headers are raw (bytes, bytes) pairs, as in an ASGI message."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: dict[str, str]) -> None:
+        self.status_code = status
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self._body = body
+
+    def json(self) -> dict[str, str]:
+        return self._body
+
+
+def test_works_with_raw_header_pairs() -> None:
+    status, headers, body = _refusal_parts("token_expired")
+    assert_refused(_RawPairs(status, headers, body), 401, "token_expired", realm="billing")
+    with pytest.raises(AssertionError, match="WWW-Authenticate realm: expected 'shop', found "
+                                             "'billing'"):
+        assert_refused(_RawPairs(status, headers, body), 401, "token_expired", realm="shop")

@@ -78,8 +78,13 @@ def _header(response: Any, name: str) -> str | None:
         raise TypeError(f"assert_refused: expected a response with headers, found "
                         f"{type(response).__name__}")
     items = headers.items() if hasattr(headers, "items") else headers
-    found = [str(v) for k, v in items if str(k).lower() == name.lower()]
+    found = [_text(v) for k, v in items if _text(k).lower() == name.lower()]
     return ", ".join(found) if found else None
+
+
+def _text(value: Any) -> str:
+    # Raw ASGI-style header pairs are bytes; HTTP header bytes are Latin-1.
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
 def _body(response: Any) -> Any:
