@@ -30,6 +30,7 @@ up-otel-keycloak: $(STAMP)
 	$(VENV)/bin/mockmart up --otel --idp keycloak
 
 test: $(STAMP)
+	@scripts/apt-ensure chromium:chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
