@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 try:
-    from aiohttp import BytesPayload, ClientHandlerType, ClientRequest, ClientResponse, web
+    from aiohttp import BytesPayload, ClientHandlerType, ClientRequest, ClientResponse, hdrs, web
 except ImportError as exc:  # pragma: no cover - exercised only without aiohttp installed
     raise ImportError(
         "svcauth.aiohttp needs aiohttp 3.14 or newer: install it with  pip install 'svcauth[aiohttp]'"
@@ -78,14 +78,14 @@ def _replayable(request: ClientRequest) -> bool:
 async def _authorize(request: ClientRequest, source: TokenSource) -> str:
     """Put the source's token on ``request``; the one place the header is written."""
     token = await source.atoken()
-    request.headers["Authorization"] = f"Bearer {token}"
+    request.headers[hdrs.AUTHORIZATION] = f"Bearer {token}"
     return token
 
 
 def _retry(response: ClientResponse, *, replayable: bool) -> bool:
     """Whether to send once more with a fresh token; the one place this is decided."""
     return replayable and should_retry_unauthorized(
-        response.status, response.headers.get("WWW-Authenticate")
+        response.status, response.headers.get(hdrs.WWW_AUTHENTICATE)
     )
 
 
@@ -207,7 +207,7 @@ class ServiceAuthMiddleware:
             return await handler(request)  # type: ignore[no-any-return]
         try:
             identity = await guard.aauthenticate(
-                request.headers.getall("Authorization", []),
+                request.headers.getall(hdrs.AUTHORIZATION, []),  # repeats kept apart
                 query_token=_query_token(request.rel_url.raw_query_string),
                 endpoint=_endpoint(request),
             )
