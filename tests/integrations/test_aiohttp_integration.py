@@ -79,6 +79,14 @@ class HistoryView(web.View):
         return web.json_response({"reader": self.request[IDENTITY].client_id})
 
 
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await ws.send_str(request[IDENTITY].client_id)
+    await ws.close()
+    return ws
+
+
 def server_app(guard: Guard[Any] | None = None, **options: Any) -> web.Application:
     app = web.Application(middlewares=[ServiceAuthMiddleware(guard or make_guard(), **options)])
     app.router.add_post("/notifications", notifications)
@@ -86,6 +94,7 @@ def server_app(guard: Guard[Any] | None = None, **options: Any) -> web.Applicati
     app.router.add_get("/version", version)
     app.router.add_get("/history", history)
     app.router.add_view("/history/view", HistoryView)
+    app.router.add_get("/ws", websocket)
     return app
 
 
@@ -139,6 +148,19 @@ def test_protect_gives_a_route_its_own_guard(server: httpx.Client, path: str) ->
     assert anonymous.headers["www-authenticate"] == 'Bearer realm="reads"'
     # and the app's guard still rules the other routes
     assert server.post("/notifications", headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+
+
+@pytest.mark.anyio
+async def test_websocket_handshake_needs_a_token() -> None:
+    with aiohttp_server(server_app) as url:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(url + "/ws")
+            async with http.ws_connect(url + "/ws", headers={"Authorization": f"Bearer {token()}"}) as ws:
+                assert await ws.receive_str() == "shop-api"
+    assert refused.value.status == 401
+    assert refused.value.headers is not None
+    assert refused.value.headers["WWW-Authenticate"] == CHALLENGE
 
 
 def test_include_code_adds_the_stable_code() -> None:
