@@ -178,7 +178,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (well under a minute)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    rounds, dispatch_n, loopback_n = (9, 2000, 200) if args.quick else (31, 5000, 500)
+    # Many short batches: on a shared machine the best of them is the least disturbed.
+    rounds, dispatch_n, loopback_n = (41, 500, 50) if args.quick else (201, 500, 50)
     result = asyncio.run(run(rounds, dispatch_n, loopback_n))
     if args.json:
         print(json.dumps(result, indent=2))
