@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/verify.py
 	$(PY) bench/caller.py
 	$(PY) bench/telemetry.py
+	$(PY) bench/integration_aiohttp.py
 
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
