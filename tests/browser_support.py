@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
+from service_support import unavailable
 
 CHROMIUM = os.environ.get("SVCAUTH_CHROMIUM", "/usr/bin/chromium")
 
@@ -23,21 +23,15 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-dev-shm-usage"]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-        pytest.fail(f"browser tests must run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @contextmanager
 def chromium_page(**context_options: Any) -> Iterator[Any]:
     """A Playwright page in headless Chromium (``context_options`` go to ``new_context``)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install playwright)")
+        unavailable("the browser", "Playwright for Python is not installed (pip install playwright)")
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which(CHROMIUM)):
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable("the browser", f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:

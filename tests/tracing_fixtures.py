@@ -9,19 +9,14 @@ failed) those tests skip, except with ``CI=true``, where they fail.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from mockmart.otlp_relay import OtlpRelay
 from mockmart.zipkin import UNAVAILABLE, ZipkinServer
+from service_support import progress, unavailable
 from svcauth import SvcAuthError
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
@@ -34,19 +29,12 @@ def otlp_relay() -> Iterator[OtlpRelay]:
 @pytest.fixture(scope="session")
 def zipkin(pytestconfig: pytest.Config, otlp_relay: OtlpRelay) -> Iterator[ZipkinServer]:
     """A Zipkin server (UI and API) fed by the session's relay."""
-    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-
-    def say(message: str) -> None:
-        with capture.global_and_fixture_disabled():
-            sys.stderr.write(f"\n[zipkin] {message}")
-            sys.stderr.flush()
-
-    server = ZipkinServer(progress=say)
+    server = ZipkinServer(progress=progress(pytestconfig, "zipkin"))
     try:
         server.start()
     except SvcAuthError as exc:
-        if exc.code == UNAVAILABLE and not _in_ci():
-            pytest.skip(f"Zipkin unavailable here: {exc.message}")
+        if exc.code == UNAVAILABLE:
+            unavailable("Zipkin", exc.message)
         pytest.fail(f"Zipkin [{exc.code}]: {exc.message}", pytrace=False)
     otlp_relay.forward_to(server.url)
     try:
