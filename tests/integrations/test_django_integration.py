@@ -1,0 +1,56 @@
+"""Django and DRF: every attack row of the integration kit over real servers (wsgiref for
+WSGI, uvicorn for ASGI), through DRF's authentication class, DRF's permission classes,
+``require_service`` on sync and async views, and ``ServiceAuthMiddleware`` in sync and
+async chains."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import django_site  # configures Django settings: import before anything Django
+import httpx
+import pytest
+from django.test import override_settings
+from django_servers import django_server
+from integration_kit import CASES, Case, check
+
+# (server, middleware?) -> paths it serves; every path must give every row's exact answer.
+ROUTES = {
+    ("wsgi", False): ["/drf/notifications", "/drf-perm/notifications", "/deco/notifications",
+                      "/deco-async/notifications"],
+    ("wsgi", True): ["/mw/notifications", "/mw-async/notifications"],
+    ("asgi", False): ["/drf/notifications", "/drf-perm/notifications", "/deco/notifications",
+                      "/deco-async/notifications"],
+    ("asgi", True): ["/mw/notifications", "/mw-async/notifications"],
+}
+ROWS = [(kind, mw, route, case) for (kind, mw), routes in ROUTES.items() for route in routes
+        for case in CASES]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def site_settings() -> Iterator[None]:
+    with override_settings(**django_site.SETTINGS):
+        yield
+
+
+@pytest.fixture(scope="module")
+def servers(site_settings: None) -> Iterator[dict[tuple[str, bool], str]]:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield {key: stack.enter_context(django_server(key[0], middleware=key[1]))
+               for key in ROUTES}
+
+
+@pytest.mark.parametrize(("kind", "middleware", "route", "case"), ROWS,
+                         ids=[f"{k}-{'mw' if m else 'view'}-{r.split('/')[1]}-{c.name}"
+                              for k, m, r, c in ROWS])
+def test_every_answer_is_exact_over_a_real_server(
+    servers: dict[tuple[str, bool], str], kind: str, middleware: bool, route: str, case: Case,
+) -> None:
+    with httpx.Client(base_url=servers[(kind, middleware)], timeout=10) as http:
+        response = http.post(route + (f"?{case.query}" if case.query else ""),
+                             headers=case.headers())
+    # WSGI servers join repeated headers with ",": refused as malformed. Under ASGI the
+    # integration reads the scope's headers and names the repetition.
+    check(case, response.status_code, response.json(), response.headers, server=kind)
