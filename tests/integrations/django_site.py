@@ -25,7 +25,7 @@ from django.http import JsonResponse
 from django.urls import path
 from integration_kit import REALM, ROLE, make_guard
 
-from svcauth.receiver import ServicePolicy
+from svcauth.receiver import ServicePolicy, UserPolicy
 from svcauth.receiver._guard import Guard
 
 SETTINGS: dict[str, Any] = {
@@ -56,7 +56,12 @@ from rest_framework.response import Response  # noqa: E402  (needs configured se
 from rest_framework.views import APIView  # noqa: E402
 
 from svcauth.django import require_service  # noqa: E402
-from svcauth.django.drf import ServicePermission, ServiceTokenAuthentication  # noqa: E402
+from svcauth.django.drf import (  # noqa: E402
+    ServicePermission,
+    ServiceTokenAuthentication,
+    UserPermission,
+    UserTokenAuthentication,
+)
 from svcauth.django.middleware import ServiceAuthMiddleware  # noqa: E402
 
 CLIENTS = ("shop-api", "cart-reminder-job", "inventory-sync")
@@ -82,6 +87,25 @@ class AnyServiceAuthentication(ServiceTokenAuthentication):
     guard = any_service_guard()
 
 
+class StorefrontAuthentication(UserTokenAuthentication):
+    guard = Guard(make_guard().verifier, UserPolicy(allowed_clients=("storefront",)), realm=REALM)
+
+
+class Checkout(APIView):
+    authentication_classes = [StorefrontAuthentication]
+    permission_classes = [UserPermission(required_roles=("realm:customer",))]
+
+    def post(self, request: Any) -> Response:
+        return Response({"subject": request.auth.subject})
+
+
+class WhoAmI(APIView):
+    """No permission: with ALLOW_ANONYMOUS a request without credentials gets here."""
+
+    def get(self, request: Any) -> Response:
+        return Response({"client_id": getattr(request.user, "client_id", None)})
+
+
 class Notifications(APIView):
     def post(self, request: Any) -> Response:
         return Response({"client_id": request.user.client_id})
@@ -102,6 +126,11 @@ def deco_sync(request: Any) -> JsonResponse:
 
 @require_service(async_only(make_guard()))
 async def deco_async(request: Any) -> JsonResponse:
+    return JsonResponse({"client_id": request.identity.client_id})
+
+
+@require_service()
+async def deco_async_settings(request: Any) -> JsonResponse:
     return JsonResponse({"client_id": request.identity.client_id})
 
 
@@ -130,7 +159,10 @@ urlpatterns = [
     path("drf-perm/notifications", NotificationsByPermission.as_view()),
     path("deco/notifications", deco_sync),
     path("deco-async/notifications", deco_async),
+    path("deco-async-settings/notifications", deco_async_settings),
     path("mw/notifications", plain),
     path("mw-async/notifications", plain_async),
+    path("drf-user/checkout", Checkout.as_view()),
+    path("drf-open/whoami", WhoAmI.as_view()),
     path("healthz", healthz),
 ]

@@ -6,13 +6,14 @@ async chains."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import django_site  # configures Django settings: import before anything Django
 import httpx
 import pytest
 from django.test import override_settings
 from django_servers import django_server
-from integration_kit import CASES, Case, check
+from integration_kit import CASES, CHALLENGE, Case, check, claims, token
 
 # (server, middleware?) -> paths it serves; every path must give every row's exact answer.
 ROUTES = {
@@ -54,3 +55,33 @@ def test_every_answer_is_exact_over_a_real_server(
     # WSGI servers join repeated headers with ",": refused as malformed. Under ASGI the
     # integration reads the scope's headers and names the repetition.
     check(case, response.status_code, response.json(), response.headers, server=kind)
+
+
+USER = {"sub": "f3a1-alice", "preferred_username": "alice", "typ": "Bearer"}
+USER_ROWS = [
+    ("customer", lambda: token(claims("storefront", client_id=None,
+                                      realm_access={"roles": ["customer"]}, **USER)),
+     200, {"subject": "f3a1-alice"}, None),
+    ("no_customer_role", lambda: token(claims("storefront", client_id=None, **USER)), 403,
+     {"error": "Insufficient scope"},
+     CHALLENGE + ', error="insufficient_scope", error_description="The access token lacks a '
+     'required role or scope", scope="realm:customer"'),
+    ("service_token", lambda: token(), 403, {"error": "This endpoint only accepts user tokens"},
+     None),
+    ("other_app", lambda: token(claims("admin-console", client_id=None,
+                                       realm_access={"roles": ["customer"]}, **USER)),
+     403, {"error": "Unauthorized client"}, None),
+]
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+@pytest.mark.parametrize(("name", "make", "status", "body", "challenge"), USER_ROWS,
+                         ids=[r[0] for r in USER_ROWS])
+def test_user_tokens_meet_the_user_policy_over_a_real_server(
+    servers: dict[tuple[str, bool], str], kind: str, name: str, make: Any, status: int,
+    body: dict[str, str], challenge: str | None,
+) -> None:
+    with httpx.Client(base_url=servers[(kind, False)], timeout=10) as http:
+        response = http.post("/drf-user/checkout", headers={"Authorization": f"Bearer {make()}"})
+    assert (response.status_code, response.json()) == (status, body), name
+    assert response.headers.get("www-authenticate") == challenge, name

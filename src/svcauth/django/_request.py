@@ -22,8 +22,11 @@ def credentials_of(request: Any) -> tuple[list[str], bool, str]:
     scope = getattr(request, "scope", None)
     endpoint = f"{request.method} {request.path}"
     if scope is not None:
+        query_string = scope.get("query_string", b"")
+        if isinstance(query_string, str):  # Django's AsyncClient (and Django) allow a str
+            query_string = query_string.encode("latin-1", "replace")
         return (authorization_values(scope.get("headers", ())),
-                has_query_token(scope.get("query_string", b"")), endpoint)
+                has_query_token(query_string), endpoint)
     meta = request.META
     value = meta.get("HTTP_AUTHORIZATION")
     query = meta.get("QUERY_STRING", "")
