@@ -102,11 +102,18 @@ class Checkout(APIView):
 class WhoAmI(APIView):
     """No permission: with ALLOW_ANONYMOUS a request without credentials gets here."""
 
+    authentication_classes = [ServiceTokenAuthentication]
+    permission_classes: list[Any] = []
+
     def get(self, request: Any) -> Response:
         return Response({"client_id": getattr(request.user, "client_id", None)})
 
 
 class Notifications(APIView):
+    # Explicit, not REST_FRAMEWORK's default: another test module may have configured Django.
+    authentication_classes = [ServiceTokenAuthentication]
+    permission_classes: list[Any] = []
+
     def post(self, request: Any) -> Response:
         return Response({"client_id": request.user.client_id})
 
