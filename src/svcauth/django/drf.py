@@ -44,7 +44,7 @@ try:
     from rest_framework.exceptions import APIException  # type: ignore[import-untyped]
     from rest_framework.permissions import BasePermission  # type: ignore[import-untyped]
     from rest_framework.settings import api_settings  # type: ignore[import-untyped]
-except ImportError as exc:  # pragma: no cover - exercised only without DRF installed
+except ModuleNotFoundError as exc:  # DRF absent; any other ImportError shows as it is
     raise ImportError(
         "svcauth.django.drf needs Django REST framework: install it with  "
         "pip install 'svcauth[django]'"
