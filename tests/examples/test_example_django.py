@@ -132,3 +132,17 @@ def test_the_async_view_admits_every_allowed_client_and_refuses_others(
     refused = status_of("payment-provider")
     assert (refused.status_code, refused.json()) == (401, {"error": "Invalid token"})
     assert httpx.get(service + "/api/status", timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize(("drop", "code", "says"), [
+    (None, 0, "System check identified no issues"),
+    ("KEYCLOAK_URL", 1, "(svcauth.E001) svcauth: SVCAUTH['KEYCLOAK_URL'] is not set"),
+])
+def test_manage_py_check_reports_a_missing_setting(drop: str | None, code: int, says: str) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "SVCAUTH_", "KEYCLOAK_", "OIDC_"))}
+    env.update({k: v for k, v in DEV_ENV.items() if k != drop})
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=EXAMPLE, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert says in result.stdout + result.stderr

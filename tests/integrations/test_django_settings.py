@@ -125,3 +125,18 @@ def test_a_wrong_guard_setting_is_refused_when_the_middleware_is_built() -> None
     with override_settings(SVCAUTH={"GUARD": "integration_kit.make_guard", "EXCLUDE_PATHS": "/a, /b"}):
         middleware = ServiceAuthMiddleware(lambda request: None)
     assert middleware.exclude_paths == frozenset({"/a", "/b"})
+
+
+def test_the_system_check_reports_settings_that_cannot_build_a_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from svcauth.django.apps import check_settings
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    with override_settings(SVCAUTH={"AUDIENCE": "orders"}):
+        assert check_settings() == []
+    with override_settings(SVCAUTH={"AUDIANCE": "orders"}):
+        errors = check_settings()
+    assert [error.id for error in errors] == ["svcauth.E001"]
+    assert "AUDIANCE" in errors[0].msg

@@ -10,7 +10,7 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-a-secret")
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "notifications_site.urls"
-INSTALLED_APPS = ["rest_framework"]
+INSTALLED_APPS = ["rest_framework", "svcauth.django"]  # svcauth.django: `manage.py check` checks SVCAUTH
 MIDDLEWARE: list[str] = []
 USE_TZ = True
 

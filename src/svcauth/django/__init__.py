@@ -8,7 +8,8 @@
   ``exception_handler`` that answers refusals exactly.
 
 Configuration comes from ``settings.SVCAUTH`` with the seed's environment variables as
-defaults (:mod:`svcauth.django._settings`, docs/integrations/django.md). Every refusal is the
+defaults (:mod:`svcauth.django._settings`, docs/integrations/django.md); with
+``"svcauth.django"`` in ``INSTALLED_APPS``, ``manage.py check`` reports a wrong one. Every refusal is the
 exact RFC 6750 answer of :func:`~svcauth.receiver.refusal_for`, as in the other integrations.
 """
 
