@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/caller.py
 	$(PY) bench/telemetry.py
 	$(PY) bench/integration_aiohttp.py
+	$(PY) bench/integration_django.py
 
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
