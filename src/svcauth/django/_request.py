@@ -19,7 +19,9 @@ __all__ = ["credentials_of"]
 
 def credentials_of(request: Any) -> tuple[list[str], bool, str]:
     """``(authorization values, query_token, endpoint)`` of a Django ``HttpRequest``."""
-    scope = getattr(request, "scope", None)
+    # ASGIRequest keeps its scope in the instance dict; a dict lookup, unlike getattr with a
+    # default, costs nothing on the WSGI path where the attribute is missing.
+    scope = request.__dict__.get("scope")
     endpoint = f"{request.method} {request.path}"
     if scope is not None:
         query_string = scope.get("query_string", b"")
