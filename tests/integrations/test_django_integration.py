@@ -85,3 +85,25 @@ def test_user_tokens_meet_the_user_policy_over_a_real_server(
         response = http.post("/drf-user/checkout", headers={"Authorization": f"Bearer {make()}"})
     assert (response.status_code, response.json()) == (status, body), name
     assert response.headers.get("www-authenticate") == challenge, name
+
+
+HOSTILE = [b"Bearer \xff\xfe\x00", b"Bearer " + b"\x80" * 100, b"bearer " + b"." * 7000,
+           b"Bearer eyJ" + b"%" * 50, b"B\xe9arer token"]
+
+
+@pytest.mark.parametrize(("kind", "middleware", "route"), [
+    (kind, mw, route) for (kind, mw), routes in ROUTES.items() for route in routes])
+def test_hostile_header_bytes_get_a_plain_refusal(
+    servers: dict[tuple[str, bool], str], kind: str, middleware: bool, route: str,
+) -> None:
+    answered = 0
+    with httpx.Client(base_url=servers[(kind, middleware)], timeout=10) as http:
+        for value in HOSTILE:
+            try:
+                response = http.post(route, headers=[(b"Authorization", value)])
+            except httpx.LocalProtocolError:
+                continue  # the client itself refused to send it
+            answered += 1
+            assert response.status_code in (400, 401), (value, response.status_code)
+            assert set(response.json()) == {"error"}
+    assert answered >= 3

@@ -185,3 +185,23 @@ def test_guard_given_as_an_object_or_a_callable_is_used() -> None:
         assert service_guard() is guard
     with override_settings(SVCAUTH={"GUARD": lambda: guard}):
         assert service_guard() is guard
+
+
+def test_a_refused_request_never_runs_the_view() -> None:
+    from django.http import JsonResponse
+    from django.test import RequestFactory
+
+    from svcauth.django import ServiceAuthMiddleware, require_service
+
+    ran: list[str] = []
+
+    def view(request: Any) -> JsonResponse:
+        ran.append("view")
+        return JsonResponse({})
+
+    request = RequestFactory().post("/n", headers={"Authorization": "Bearer abc"})
+    with override_settings(SVCAUTH=svcauth()):
+        by_decorator = require_service()(view)(request)
+        by_middleware = ServiceAuthMiddleware(view)(request)
+    assert (by_decorator.status_code, by_middleware.status_code) == (401, 401)
+    assert ran == []
