@@ -151,7 +151,8 @@ def test_a_subclassed_permission_builds_its_policy_once_and_refuses_exactly() ->
     assert CanSend().policy is CanSend().policy
     assert CanSend().policy.required_roles == frozenset({ROLE})
     request = type("R", (), {"user": ServiceUser(django_site.any_service_guard().authenticate(
-        [f"Bearer {token(claims(resource_access={}))}"]), "techstore")})()
+        [f"Bearer {token(claims(resource_access={}))}"]), "techstore"),
+                              "method": "POST", "path": "/n"})()
     with pytest.raises(drf.ServiceAuthRefused) as refused:
         CanSend().has_permission(request, None)
     assert refused.value.status_code == 403
@@ -205,3 +206,24 @@ def test_a_refused_request_never_runs_the_view() -> None:
         by_middleware = ServiceAuthMiddleware(view)(request)
     assert (by_decorator.status_code, by_middleware.status_code) == (401, 401)
     assert ran == []
+
+
+def test_a_permission_refusal_is_on_the_audit_trail(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="svcauth.audit"):
+        response = post("/drf-perm/notifications",
+                        auth=f"Bearer {token(claims('reporting-job'))}")
+    assert response.status_code == 403
+    lines = [(r.svcauth_audit["decision"], r.svcauth_audit["status"],  # type: ignore[attr-defined]
+              r.svcauth_audit["error_code"], r.svcauth_audit["client_id"],  # type: ignore[attr-defined]
+              r.svcauth_audit["endpoint"])  # type: ignore[attr-defined]
+             for r in caplog.records if r.name == "svcauth.audit"]
+    assert lines == [("allow", 200, None, "reporting-job", "POST /drf-perm/notifications"),
+                     ("deny", 403, "unauthorized_service", "reporting-job",
+                      "POST /drf-perm/notifications")]
+
+
+def test_other_exceptions_go_to_drf_own_handler() -> None:
+    from rest_framework.exceptions import NotFound
+
+    response = drf.exception_handler(NotFound(), {})
+    assert (response.status_code, response.data) == (404, {"detail": "Not found."})

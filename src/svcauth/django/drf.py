@@ -51,7 +51,8 @@ except ModuleNotFoundError as exc:  # DRF absent; any other ImportError shows as
     ) from exc
 
 from .._errors import ForbiddenError, MissingTokenError, SvcAuthError
-from ..receiver._guard import Guard
+from .._telemetry._audit import audit as _audit_line
+from ..receiver._guard import AuthDecision, Guard
 from ..receiver._policy import ServicePolicy, UserPolicy
 from ..receiver._rfc6750 import refusal_for
 from ._refusal import refusal_response
@@ -208,7 +209,8 @@ class ServicePermission(BasePermission):  # type: ignore[misc]
     ``ServicePermission(required_roles={"inventory-service:inventory:reserve"})`` in
     ``permission_classes`` (an instance works: DRF's call returns it), or a subclass with
     the options as class attributes. A request svcauth did not authenticate is refused with
-    401 ``No token provided``; a caller the policy refuses with its exact 403.
+    401 ``No token provided``; a caller the policy refuses with its exact 403 (and a ``deny``
+    line on the ``svcauth.audit`` log, after the guard's ``allow``).
     """
 
     allowed_clients: ClassVar[Collection[str] | None] = None
@@ -254,6 +256,9 @@ class ServicePermission(BasePermission):  # type: ignore[misc]
         try:
             self.policy.authorize(user.identity.claims)
         except ForbiddenError as error:
+            # The guard logged this request as allowed; the audit trail gets the refusal too.
+            _audit_line(AuthDecision(False, error.code, 403, user.client_id,
+                                     f"{request.method} {request.path}"))
             raise _refused(error, user.realm) from None
         return True
 
