@@ -52,6 +52,7 @@ if not settings.configured:
     settings.configure(**SETTINGS)
     django.setup()
 
+from rest_framework.authentication import BaseAuthentication  # noqa: E402
 from rest_framework.response import Response  # noqa: E402  (needs configured settings)
 from rest_framework.views import APIView  # noqa: E402
 
@@ -107,6 +108,23 @@ class WhoAmI(APIView):
 
     def get(self, request: Any) -> Response:
         return Response({"client_id": getattr(request.user, "client_id", None)})
+
+
+class BasicUser:
+    is_authenticated = True
+    client_id = "basic-user"
+
+
+class AcceptsBasic(BaseAuthentication):
+    """Another DRF authentication class, tried after svcauth's."""
+
+    def authenticate(self, request: Any) -> tuple[Any, None] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        return (BasicUser(), None) if header.startswith("Basic ") else None
+
+
+class Combined(WhoAmI):
+    authentication_classes = [ServiceTokenAuthentication, AcceptsBasic]
 
 
 class Notifications(APIView):
@@ -171,5 +189,6 @@ urlpatterns = [
     path("mw-async/notifications", plain_async),
     path("drf-user/checkout", Checkout.as_view()),
     path("drf-open/whoami", WhoAmI.as_view()),
+    path("drf-combo/whoami", Combined.as_view()),
     path("healthz", healthz),
 ]

@@ -227,3 +227,16 @@ def test_other_exceptions_go_to_drf_own_handler() -> None:
 
     response = drf.exception_handler(NotFound(), {})
     assert (response.status_code, response.data) == (404, {"detail": "Not found."})
+
+
+def test_with_allow_anonymous_another_drf_authentication_class_gets_its_turn() -> None:
+    def who(auth: str) -> tuple[int, Any]:
+        response = Client().get("/drf-combo/whoami", headers={"Authorization": auth})
+        return response.status_code, response.json()
+
+    with override_settings(SVCAUTH=svcauth(ALLOW_ANONYMOUS=True)):
+        assert who("Basic c2hvcDpzZWNyZXQ=") == (200, {"client_id": "basic-user"})
+        assert who(f"Bearer {token()}") == (200, {"client_id": "shop-api"})
+        assert who("Bearer abc") == (401, {"error": "Invalid token"})
+    with override_settings(SVCAUTH=svcauth()):
+        assert who("Basic c2hvcDpzZWNyZXQ=") == (401, {"error": "No token provided"})
