@@ -170,7 +170,7 @@ class ServiceTokenAuthentication(BaseAuthentication):  # type: ignore[misc]
         credentials) or :class:`ServiceAuthRefused`."""
         django_request = getattr(request, "_request", request)
         guard = self.get_guard()
-        verified = getattr(django_request, VERIFIED, None)
+        verified = django_request.__dict__.get(VERIFIED)  # no AttributeError when absent
         if verified is not None and verified[0] is guard:
             return ServiceUser(verified[1], guard.realm), verified[1]
         values, query_token, endpoint = credentials_of(django_request)
