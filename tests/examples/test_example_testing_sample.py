@@ -13,6 +13,7 @@ from pathlib import Path
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testing_sample"
 EXPECTED = {
     "tests.test_invoices": 19,
+    "tests.test_invoices_django": 18,
     "tests.test_with_local_provider": 5,
 }
 
