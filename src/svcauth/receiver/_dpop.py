@@ -1,0 +1,398 @@
+"""DPoP proof verification (RFC 9449 §4.3), pure apart from the replay cache it is given.
+
+The order of checks, cheapest first and nothing trusted before the signature:
+
+1. size cap, ASCII, three segments, canonical base64url (``dpop_proof_malformed``);
+2. header: strict JSON, ``typ`` ``dpop+jwt`` (``dpop_typ_invalid``), ``alg`` in the
+   allow-list — never ``none`` nor HMAC (``dpop_alg_not_allowed``), a ``jwk`` holding a
+   PUBLIC key only (``dpop_jwk_private``; malformed or of the wrong type for ``alg``:
+   ``dpop_jwk_invalid``), no ``crit`` (``dpop_proof_malformed``);
+3. signature by that ``jwk`` (``dpop_signature_invalid``);
+4. claims: ``jti``, ``htm``, ``htu``, ``iat`` present and typed (``dpop_proof_malformed``),
+   ``htm`` the request's method (``dpop_htm_mismatch``), ``htu`` the request's URL without
+   query and fragment (``dpop_htu_mismatch``), ``iat`` inside ``[now - max_age, now +
+   leeway]`` (``dpop_iat_stale`` / ``dpop_iat_future``), ``ath`` the hash of the presented
+   access token (``dpop_ath_mismatch``), the server ``nonce`` when nonces are on
+   (``use_dpop_nonce``);
+5. ``jti`` not seen before (``dpop_replayed``) — last, so refused proofs never fill the cache.
+
+The binding (``cnf.jkt`` == the proof key's RFC 7638 thumbprint, ``dpop_jkt_mismatch``) is
+checked by the ``Guard`` against the verified token's claims.
+
+Validated headers are remembered by their exact base64url text together with the public key
+built from their ``jwk`` and its thumbprint: a caller repeats one header on every proof, so
+the hot path parses only the payload and checks one signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .._errors import (
+    ConfigurationError,
+    InvalidDPoPProofError,
+    InvalidTokenError,
+    UseDPoPNonceError,
+)
+from .._jwk import key_from_jwk, thumbprint
+from .._jws import ALGORITHMS, Algorithm, b64url_encode
+from .._jws import PublicKey as _PublicKey
+from ._compact import json_object, segment
+
+__all__ = [
+    "DPoPNonces",
+    "DPoPSettings",
+    "ProofHeader",
+    "ProofVerifier",
+    "ReplayCache",
+    "VerifiedProof",
+    "access_token_hash",
+    "normalise_htu",
+    "verify_proof",
+]
+
+DPoPMode = Literal["off", "allowed", "required"]
+DEFAULT_DPOP_ALGS = ("ES256", "EdDSA", "PS256", "RS256")
+MAX_PROOF_BYTES = 4096
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_HEADER_CACHE_SIZE = 1024
+
+
+def _bad(code: str, message: str) -> InvalidDPoPProofError:
+    return InvalidDPoPProofError(message, code=code)
+
+
+def access_token_hash(access_token: str) -> str:
+    """``ath``: base64url SHA-256 of the access token's ASCII bytes (RFC 9449 §4.2)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_htu(url: str) -> str:
+    """``url`` as RFC 9449 §4.3 compares it: scheme and host lower-case, default port
+    dropped, an empty path as ``/``, no query, no fragment. ``ValueError`` when not an
+    absolute http(s) URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("expected an absolute http(s) URL")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path or '/'}"
+
+
+class ReplayCache:
+    """Seen proof ``jti`` values, bounded in size and in time.
+
+    An entry lives until its proof's ``iat`` leaves the acceptance window. When ``maxsize``
+    is reached the oldest entry goes, and every proof not newer than the evicted one is
+    refused from then on (``dpop_iat_stale``): a replay can never slip through an eviction.
+    Shared by the threads of one process; a cluster of receivers behind a load balancer
+    needs a shared store (or server nonces) instead.
+    """
+
+    def __init__(self, maxsize: int = 100_000) -> None:
+        if maxsize < 1:
+            raise ConfigurationError(f"ReplayCache maxsize: expected >= 1, found {maxsize}")
+        self.maxsize = maxsize
+        """At most this many ``jti`` values are remembered."""
+        self._seen: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._floor = float("-inf")
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, jti: str, iat: float, until: float, now: float) -> bool:
+        """Remember ``jti`` until ``until``; False when it was seen (or cannot be told)."""
+        seen = self._seen
+        with self._lock:
+            if iat <= self._floor or jti in seen:
+                return False
+            # Expired entries leave from the front (entries arrive roughly in time order).
+            while seen:
+                first = next(iter(seen.values()))
+                if first[1] > now:
+                    break
+                seen.popitem(last=False)
+            seen[jti] = (iat, until)
+            while len(seen) > self.maxsize:
+                _, (old_iat, old_until) = seen.popitem(last=False)
+                if old_until > now:
+                    self._floor = max(self._floor, old_iat)
+            return True
+
+
+class DPoPNonces:
+    """Stateless server nonces (RFC 9449 §8/§9): an HMAC of a time window.
+
+    A nonce is valid in its window and the next one, so it lives ``lifetime`` to
+    ``2 * lifetime`` seconds. ``secret`` defaults to 32 random bytes (one process); give
+    every replica the same secret to share nonces.
+    """
+
+    def __init__(self, *, lifetime: float = 300.0, secret: bytes | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        if lifetime <= 0:
+            raise ConfigurationError(f"DPoPNonces lifetime: expected > 0, found {lifetime}")
+        self.lifetime = lifetime
+        """Seconds one nonce window lasts."""
+        self._secret = secret if secret is not None else os.urandom(32)
+        self.clock = clock
+        """Wall-clock seconds."""
+
+    def _for(self, window: int) -> str:
+        mac = hmac.new(self._secret, str(window).encode("ascii"), hashlib.sha256).digest()
+        return f"{window}.{b64url_encode(mac[:18])}"
+
+    def current(self) -> str:
+        """The nonce to hand out now (``DPoP-Nonce`` header)."""
+        return self._for(int(self.clock() // self.lifetime))
+
+    def valid(self, nonce: object) -> bool:
+        """Whether ``nonce`` is this window's or the previous one's."""
+        if type(nonce) is not str:
+            return False
+        window = int(self.clock() // self.lifetime)
+        return any(hmac.compare_digest(nonce, self._for(w)) for w in (window, window - 1))
+
+
+@dataclass(frozen=True)
+class DPoPSettings:
+    """How a ``Guard`` treats the DPoP scheme (RFC 9449) on one endpoint.
+
+    >>> DPoPSettings(mode="required", external_url="https://api.example.com")  # doctest: +SKIP
+    """
+
+    mode: DPoPMode = "off"
+    """``off`` (default: today's Bearer-only behaviour), ``allowed`` (Bearer or DPoP) or
+    ``required`` (DPoP only)."""
+    algorithms: tuple[str, ...] = DEFAULT_DPOP_ALGS
+    """Accepted proof algorithms (announced in ``WWW-Authenticate: DPoP algs=...``)."""
+    max_age: float = 60.0
+    """Seconds a proof's ``iat`` may lie in the past."""
+    leeway: float = 5.0
+    """Seconds a proof's ``iat`` may lie in the future (clock skew)."""
+    external_url: str | None = None
+    """The base URL callers use (``https://api.example.com``) when a proxy sits in front:
+    ``htu`` is compared with it plus the request path instead of the URL the server saw."""
+    replay: ReplayCache = field(default_factory=ReplayCache)
+    """Seen ``jti`` values (one per settings object unless shared on purpose)."""
+    nonces: DPoPNonces | None = None
+    """Server nonces; ``None`` (default) asks for none."""
+    clock: Callable[[], float] = time.time
+    """Wall-clock seconds, the scale of ``iat``."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("off", "allowed", "required"):
+            raise ConfigurationError(f"DPoPSettings mode: expected off, allowed or required, "
+                                     f"found {self.mode!r}")
+        if not self.algorithms:
+            raise ConfigurationError("DPoPSettings algorithms: expected at least one")
+        for alg in self.algorithms:
+            if alg not in ALGORITHMS:
+                raise ConfigurationError(f"DPoPSettings algorithms: expected names from "
+                                         f"{sorted(ALGORITHMS)}, found {alg!r}")
+        if not 0 < self.max_age <= 3600 or not 0 <= self.leeway <= 300:
+            raise ConfigurationError(f"DPoPSettings: expected 0 < max_age <= 3600 and 0 <= "
+                                     f"leeway <= 300, found {self.max_age}, {self.leeway}")
+        if self.external_url is not None:
+            try:
+                normalise_htu(self.external_url)
+            except ValueError:
+                raise ConfigurationError("DPoPSettings external_url: expected an absolute "
+                                         "http(s) URL") from None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the DPoP scheme is understood at all."""
+        return self.mode != "off"
+
+    def request_url(self, scheme: str, host: str, path: str) -> str:
+        """The URL a proof's ``htu`` must name for a request the server saw as
+        ``scheme://host`` + ``path`` (``external_url`` replaces the first part)."""
+        if self.external_url is not None:
+            return self.external_url.rstrip("/") + path
+        return f"{scheme}://{host}{path}"
+
+
+class ProofHeader:
+    """A validated proof header: algorithm, public key and the key's thumbprint."""
+
+    __slots__ = ("algorithm", "jkt", "key")
+
+    def __init__(self, algorithm: Algorithm, key: _PublicKey, jkt: str) -> None:
+        self.algorithm = algorithm
+        self.key = key
+        self.jkt = jkt
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedProof:
+    """What a valid proof established."""
+
+    jkt: str
+    """RFC 7638 thumbprint of the proof key (compared with the token's ``cnf.jkt``)."""
+    jti: str
+    """The proof's unique id."""
+    iat: float
+    """When the caller made it."""
+
+
+def _decoded(raw: bytes, what: str) -> bytes:
+    try:
+        return segment(raw, what)
+    except InvalidTokenError:
+        raise _bad("dpop_proof_malformed", f"{what}: expected canonical base64url") from None
+
+
+def _object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        return json_object(raw, what)
+    except InvalidTokenError:
+        raise _bad("dpop_proof_malformed", f"{what}: expected a JSON object") from None
+
+
+def _header(raw: bytes, algorithms: Iterable[str]) -> ProofHeader:
+    header = _object(_decoded(raw, "DPoP header"), "DPoP header")
+    typ = header.get("typ")
+    if type(typ) is not str or typ.lower() != "dpop+jwt":
+        raise _bad("dpop_typ_invalid", "DPoP proof typ: expected 'dpop+jwt', found "
+                   + ("none" if typ is None else f"another {type(typ).__name__}"))
+    alg = header.get("alg")
+    if type(alg) is not str or alg not in algorithms:
+        shown = repr(alg) if type(alg) is str and len(alg) <= 10 else "another value"
+        raise _bad("dpop_alg_not_allowed", f"DPoP proof alg: expected one of "
+                   f"{sorted(algorithms)}, found {shown}")
+    if "crit" in header:
+        raise _bad("dpop_proof_malformed", "DPoP proof header: expected no crit, found one")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise _bad("dpop_jwk_invalid", "DPoP proof jwk: expected a JSON object, found "
+                   f"{'none' if jwk is None else type(jwk).__name__}")
+    if _PRIVATE_MEMBERS.intersection(jwk):
+        raise _bad("dpop_jwk_private", "DPoP proof jwk: expected a public key, found private "
+                   "key members")
+    algorithm = ALGORITHMS[alg]
+    if jwk.get("kty") != algorithm.kty or (algorithm.curve and jwk.get("crv") != algorithm.curve):
+        raise _bad("dpop_jwk_invalid", f"DPoP proof jwk: expected a {algorithm.kty} key for "
+                   f"{alg}, found another kind")
+    try:
+        key = key_from_jwk(jwk)
+        jkt = thumbprint(jwk)
+    except (ValueError, KeyError, TypeError):
+        raise _bad("dpop_jwk_invalid", "DPoP proof jwk: expected a valid public JWK") from None
+    return ProofHeader(algorithm, key, jkt)  # type: ignore[arg-type]
+
+
+class ProofVerifier:
+    """Verifies proofs for one :class:`DPoPSettings` (holds the header cache)."""
+
+    def __init__(self, settings: DPoPSettings) -> None:
+        self.settings = settings
+        self._algorithms = frozenset(settings.algorithms)
+        self._headers: dict[bytes, ProofHeader] = {}
+
+    def verify(self, proof: str, *, method: str, url: str,
+               access_token: str | None) -> VerifiedProof:
+        """Check ``proof`` for a request ``method url`` carrying ``access_token`` (``None``
+        at a token endpoint); :class:`VerifiedProof` or :class:`InvalidDPoPProofError`."""
+        return verify_proof(proof, method=method, url=url, access_token=access_token,
+                            settings=self.settings, algorithms=self._algorithms,
+                            headers=self._headers)
+
+
+def verify_proof(
+    proof: str, *, method: str, url: str, access_token: str | None, settings: DPoPSettings,
+    algorithms: frozenset[str] | None = None, headers: dict[bytes, ProofHeader] | None = None,
+) -> VerifiedProof:
+    """Verify one DPoP proof (see the module docstring for the checks and codes).
+
+    ``headers`` is an optional cache of validated headers by their base64url bytes.
+    """
+    if type(proof) is not str or len(proof) > MAX_PROOF_BYTES:
+        raise _bad("dpop_proof_malformed", f"DPoP proof: expected a string of at most "
+                   f"{MAX_PROOF_BYTES} characters")
+    try:
+        raw = proof.encode("ascii")
+    except UnicodeEncodeError:
+        raise _bad("dpop_proof_malformed", "DPoP proof: expected ASCII only") from None
+    parts = raw.split(b".")
+    if len(parts) != 3:
+        raise _bad("dpop_proof_malformed", f"DPoP proof: expected 3 dot-separated segments, "
+                   f"found {len(parts)}")
+    h, p, s = parts
+    info = headers.get(h) if headers is not None else None
+    if info is None:
+        info = _header(h, algorithms if algorithms is not None else frozenset(settings.algorithms))
+        if headers is not None:
+            if len(headers) >= _HEADER_CACHE_SIZE:
+                headers.clear()
+            headers[h] = info
+    payload_raw = _decoded(p, "DPoP payload")
+    signature = _decoded(s, "DPoP signature")
+    if not info.algorithm.verify(info.key, raw[: len(h) + len(p) + 1], signature):
+        raise _bad("dpop_signature_invalid", "DPoP proof signature: expected a valid "
+                   f"{info.algorithm.name} signature by the proof's jwk, found an invalid one")
+    return _claims(_object(payload_raw, "DPoP payload"), info, method, url, access_token,
+                   settings)
+
+
+def _claims(payload: dict[str, Any], info: ProofHeader, method: str, url: str,
+            access_token: str | None, settings: DPoPSettings) -> VerifiedProof:
+    jti, htm, htu, iat = (payload.get("jti"), payload.get("htm"), payload.get("htu"),
+                          payload.get("iat"))
+    if (type(jti) is not str or not jti or len(jti) > 256 or type(htm) is not str
+            or type(htu) is not str or isinstance(iat, bool)
+            or not isinstance(iat, int | float)):
+        raise _bad("dpop_proof_malformed", "DPoP proof claims: expected jti, htm, htu (strings) "
+                   "and iat (a number), found one missing or of another type")
+    if htm != method:
+        raise _bad("dpop_htm_mismatch", f"DPoP proof htm: expected {method!r}, found another "
+                   "method")
+    if htu != url:
+        try:
+            same = normalise_htu(htu) == normalise_htu(url)
+        except ValueError:
+            same = False
+        if not same:
+            raise _bad("dpop_htu_mismatch", "DPoP proof htu: expected this request's URL, "
+                       "found another")
+    now = settings.clock()
+    if iat < now - settings.max_age:
+        raise _bad("dpop_iat_stale", f"DPoP proof iat: expected within {settings.max_age:g} s "
+                   "of now, found older")
+    if iat > now + settings.leeway:
+        raise _bad("dpop_iat_future", f"DPoP proof iat: expected at most {settings.leeway:g} s "
+                   "ahead, found later")
+    if access_token is not None:
+        ath = payload.get("ath")
+        if type(ath) is not str or not hmac.compare_digest(ath, access_token_hash(access_token)):
+            raise _bad("dpop_ath_mismatch", "DPoP proof ath: expected the hash of the access "
+                       "token sent, found " + ("none" if ath is None else "another value"))
+    nonces = settings.nonces
+    if nonces is not None and not nonces.valid(payload.get("nonce")):
+        raise UseDPoPNonceError("DPoP proof nonce: expected the server's current nonce, found "
+                                + ("none" if "nonce" not in payload else "another"),
+                                nonce=nonces.current())
+    if not settings.replay.add(f"{info.jkt}:{jti}", float(iat),
+                               iat + settings.max_age + settings.leeway, now):
+        raise _bad("dpop_replayed", "DPoP proof jti: expected a proof used once, found one "
+                   "seen before")
+    return VerifiedProof(info.jkt, jti, float(iat))
