@@ -27,8 +27,9 @@
         │   │                        token sent as Bearer), dpop_binding_missing (an unbound
         │   │                        token sent as DPoP)                 -> 401 invalid_token
         │   └── InvalidDPoPProofError  dpop_proof_missing, dpop_proof_repeated,
-        │       │                    dpop_proof_malformed, dpop_typ_invalid,
-        │       │                    dpop_alg_not_allowed, dpop_jwk_invalid, dpop_jwk_private,
+        │       │                    dpop_proof_malformed, dpop_claims_invalid, dpop_typ_invalid,
+        │       │                    dpop_alg_not_allowed, dpop_jwk_missing, dpop_jwk_invalid,
+        │       │                    dpop_jwk_private,
         │       │                    dpop_signature_invalid, dpop_htm_mismatch,
         │       │                    dpop_htu_mismatch, dpop_iat_stale, dpop_iat_future,
         │       │                    dpop_replayed, dpop_ath_mismatch, dpop_jkt_mismatch

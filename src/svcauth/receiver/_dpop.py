@@ -4,11 +4,11 @@ The order of checks, cheapest first and nothing trusted before the signature:
 
 1. size cap, ASCII, three segments, canonical base64url (``dpop_proof_malformed``);
 2. header: strict JSON, ``typ`` ``dpop+jwt`` (``dpop_typ_invalid``), ``alg`` in the
-   allow-list — never ``none`` nor HMAC (``dpop_alg_not_allowed``), a ``jwk`` holding a
-   PUBLIC key only (``dpop_jwk_private``; malformed or of the wrong type for ``alg``:
-   ``dpop_jwk_invalid``), no ``crit`` (``dpop_proof_malformed``);
+   allow-list — never ``none`` nor HMAC (``dpop_alg_not_allowed``), a ``jwk`` object
+   (``dpop_jwk_missing``) holding a PUBLIC key only (``dpop_jwk_private``; malformed or of
+   the wrong type for ``alg``: ``dpop_jwk_invalid``), no ``crit`` (``dpop_proof_malformed``);
 3. signature by that ``jwk`` (``dpop_signature_invalid``);
-4. claims: ``jti``, ``htm``, ``htu``, ``iat`` present and typed (``dpop_proof_malformed``),
+4. claims: ``jti``, ``htm``, ``htu``, ``iat`` present and typed (``dpop_claims_invalid``),
    ``htm`` the request's method (``dpop_htm_mismatch``), ``htu`` the request's URL without
    query and fragment (``dpop_htu_mismatch``), ``iat`` inside ``[now - max_age, now +
    leeway]`` (``dpop_iat_stale`` / ``dpop_iat_future``), ``ath`` the hash of the presented
@@ -284,7 +284,7 @@ def _header(raw: bytes, algorithms: Iterable[str]) -> ProofHeader:
         raise _bad("dpop_proof_malformed", "DPoP proof header: expected no crit, found one")
     jwk = header.get("jwk")
     if not isinstance(jwk, dict):
-        raise _bad("dpop_jwk_invalid", "DPoP proof jwk: expected a JSON object, found "
+        raise _bad("dpop_jwk_missing", "DPoP proof jwk: expected a JSON object, found "
                    f"{'none' if jwk is None else type(jwk).__name__}")
     if _PRIVATE_MEMBERS.intersection(jwk):
         raise _bad("dpop_jwk_private", "DPoP proof jwk: expected a public key, found private "
@@ -361,7 +361,7 @@ def _claims(payload: dict[str, Any], info: ProofHeader, method: str, url: str,
     if (type(jti) is not str or not jti or len(jti) > 256 or type(htm) is not str
             or type(htu) is not str or isinstance(iat, bool)
             or not isinstance(iat, int | float)):
-        raise _bad("dpop_proof_malformed", "DPoP proof claims: expected jti, htm, htu (strings) "
+        raise _bad("dpop_claims_invalid", "DPoP proof claims: expected jti, htm, htu (strings) "
                    "and iat (a number), found one missing or of another type")
     if htm != method:
         raise _bad("dpop_htm_mismatch", f"DPoP proof htm: expected {method!r}, found another "

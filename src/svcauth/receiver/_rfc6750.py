@@ -110,6 +110,8 @@ _DESCRIPTIONS: Mapping[str, str] = {
     "dpop_proof_missing": "The DPoP proof is missing",
     "dpop_proof_repeated": "Several DPoP proofs were sent",
     "dpop_proof_malformed": "The DPoP proof is malformed",
+    "dpop_claims_invalid": "The DPoP proof lacks a required claim",
+    "dpop_jwk_missing": "The DPoP proof carries no key",
     "dpop_typ_invalid": "The DPoP proof type is not dpop+jwt",
     "dpop_alg_not_allowed": "The DPoP proof algorithm is not accepted",
     "dpop_jwk_invalid": "The DPoP proof key is invalid",
