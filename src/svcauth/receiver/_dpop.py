@@ -119,6 +119,12 @@ class ReplayCache:
     def __len__(self) -> int:
         return len(self._seen)
 
+    @property
+    def floor(self) -> float:
+        """Proofs with an ``iat`` not after this are refused: an entry that young was
+        evicted for room, so a replay of it could not be told (``-inf`` until then)."""
+        return self._floor
+
     def add(self, jti: str, iat: float, until: float, now: float) -> bool:
         """Remember ``jti`` until ``until``; False when it was seen (or cannot be told)."""
         seen = self._seen
@@ -391,7 +397,11 @@ def _claims(payload: dict[str, Any], info: ProofHeader, method: str, url: str,
         raise UseDPoPNonceError("DPoP proof nonce: expected the server's current nonce, found "
                                 + ("none" if "nonce" not in payload else "another"),
                                 nonce=nonces.current())
-    if not settings.replay.add(f"{info.jkt}:{jti}", float(iat),
+    replay = settings.replay
+    if iat <= replay.floor:
+        raise _bad("dpop_iat_stale", "DPoP proof iat: expected a proof newer than the replay "
+                   "cache remembers, found an older one")
+    if not replay.add(f"{info.jkt}:{jti}", float(iat),
                                iat + settings.max_age + settings.leeway, now):
         raise _bad("dpop_replayed", "DPoP proof jti: expected a proof used once, found one "
                    "seen before")
