@@ -49,7 +49,7 @@ def test_proof_has_rfc9449_header_and_claims(alg: str) -> None:
     assert claims["htu"] == "https://api.example:443/orders"
     assert claims["iat"] == WALL
     assert claims["ath"] == "abc"
-    assert len(b64url_decode(claims["jti"])) == 12
+    assert isinstance(claims["jti"], str) and len(claims["jti"]) >= 13
     assert _signature_ok(proof)
     assert _parts(key.proof("GET", "https://api.example/orders"))[1]["jti"] != claims["jti"]
 
