@@ -29,14 +29,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .._errors import (
     ConfigurationError,
@@ -45,9 +47,10 @@ from .._errors import (
     UseDPoPNonceError,
 )
 from .._jwk import key_from_jwk, thumbprint
-from .._jws import ALGORITHMS, Algorithm, b64url_encode
+from .._jws import ALGORITHMS, Algorithm
 from .._jws import PublicKey as _PublicKey
 from ._compact import json_object, segment
+from ._dpop_state import DPoPNonces, ReplayCache
 
 __all__ = [
     "DPoPNonces",
@@ -95,88 +98,6 @@ def normalise_htu(url: str) -> str:
     port = parts.port
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     return f"{scheme}://{netloc}{parts.path or '/'}"
-
-
-class ReplayCache:
-    """Seen proof ``jti`` values, bounded in size and in time.
-
-    An entry lives until its proof's ``iat`` leaves the acceptance window. When ``maxsize``
-    is reached the oldest entry goes, and every proof not newer than the evicted one is
-    refused from then on (``dpop_iat_stale``): a replay can never slip through an eviction.
-    Shared by the threads of one process; a cluster of receivers behind a load balancer
-    needs a shared store (or server nonces) instead.
-    """
-
-    def __init__(self, maxsize: int = 100_000) -> None:
-        if maxsize < 1:
-            raise ConfigurationError(f"ReplayCache maxsize: expected >= 1, found {maxsize}")
-        self.maxsize = maxsize
-        """At most this many ``jti`` values are remembered."""
-        self._seen: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._floor = float("-inf")
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    @property
-    def floor(self) -> float:
-        """Proofs with an ``iat`` not after this are refused: an entry that young was
-        evicted for room, so a replay of it could not be told (``-inf`` until then)."""
-        return self._floor
-
-    def add(self, jti: str, iat: float, until: float, now: float) -> bool:
-        """Remember ``jti`` until ``until``; False when it was seen (or cannot be told)."""
-        seen = self._seen
-        with self._lock:
-            if iat <= self._floor or jti in seen:
-                return False
-            # Expired entries leave from the front (entries arrive roughly in time order).
-            while seen:
-                first = next(iter(seen.values()))
-                if first[1] > now:
-                    break
-                seen.popitem(last=False)
-            seen[jti] = (iat, until)
-            while len(seen) > self.maxsize:
-                _, (old_iat, old_until) = seen.popitem(last=False)
-                if old_until > now:
-                    self._floor = max(self._floor, old_iat)
-            return True
-
-
-class DPoPNonces:
-    """Stateless server nonces (RFC 9449 §8/§9): an HMAC of a time window.
-
-    A nonce is valid in its window and the next one, so it lives ``lifetime`` to
-    ``2 * lifetime`` seconds. ``secret`` defaults to 32 random bytes (one process); give
-    every replica the same secret to share nonces.
-    """
-
-    def __init__(self, *, lifetime: float = 300.0, secret: bytes | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        if lifetime <= 0:
-            raise ConfigurationError(f"DPoPNonces lifetime: expected > 0, found {lifetime}")
-        self.lifetime = lifetime
-        """Seconds one nonce window lasts."""
-        self._secret = secret if secret is not None else os.urandom(32)
-        self.clock = clock
-        """Wall-clock seconds."""
-
-    def _for(self, window: int) -> str:
-        mac = hmac.new(self._secret, str(window).encode("ascii"), hashlib.sha256).digest()
-        return f"{window}.{b64url_encode(mac[:18])}"
-
-    def current(self) -> str:
-        """The nonce to hand out now (``DPoP-Nonce`` header)."""
-        return self._for(int(self.clock() // self.lifetime))
-
-    def valid(self, nonce: object) -> bool:
-        """Whether ``nonce`` is this window's or the previous one's."""
-        if type(nonce) is not str:
-            return False
-        window = int(self.clock() // self.lifetime)
-        return any(hmac.compare_digest(nonce, self._for(w)) for w in (window, window - 1))
 
 
 @dataclass(frozen=True)
@@ -241,12 +162,43 @@ class DPoPSettings:
 class ProofHeader:
     """A validated proof header: algorithm, public key and the key's thumbprint."""
 
-    __slots__ = ("algorithm", "jkt", "key")
+    __slots__ = ("algorithm", "check", "jkt", "key")
 
     def __init__(self, algorithm: Algorithm, key: _PublicKey, jkt: str) -> None:
         self.algorithm = algorithm
         self.key = key
         self.jkt = jkt
+        self.check: Callable[[bytes, bytes], bool] = _checker(algorithm, key)
+        """``check(signing_input, signature)``; ECDSA objects built once per header."""
+
+
+_EC_HASHES = {"ES256": (hashes.SHA256, 32), "ES384": (hashes.SHA384, 48),
+              "ES512": (hashes.SHA512, 66)}
+
+
+def _checker(algorithm: Algorithm, key: _PublicKey) -> Callable[[bytes, bytes], bool]:
+    found = _EC_HASHES.get(algorithm.name)
+    if found is None or not isinstance(key, ec.EllipticCurvePublicKey):
+        return lambda data, sig: algorithm.verify(key, data, sig)
+    digest, size = found
+    scheme = ec.ECDSA(digest())
+    verify = key.verify
+
+    def check(data: bytes, sig: bytes) -> bool:
+        # JOSE signatures are fixed-width r || s (RFC 7518 §3.4); anything else is invalid.
+        if len(sig) != 2 * size:
+            return False
+        r = int.from_bytes(sig[:size], "big")
+        s = int.from_bytes(sig[size:], "big")
+        if r == 0 or s == 0:
+            return False
+        try:
+            verify(encode_dss_signature(r, s), data, scheme)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,23 +266,34 @@ class ProofVerifier:
         self.settings = settings
         self._algorithms = frozenset(settings.algorithms)
         self._headers: dict[bytes, ProofHeader] = {}
+        self._ath: dict[str, str] = {}
 
     def verify(self, proof: str, *, method: str, url: str,
                access_token: str | None) -> VerifiedProof:
         """Check ``proof`` for a request ``method url`` carrying ``access_token`` (``None``
         at a token endpoint); :class:`VerifiedProof` or :class:`InvalidDPoPProofError`."""
+        ath = None
+        if access_token is not None:
+            ath = self._ath.get(access_token)
+            if ath is None:  # a token's hash is remembered: one SHA-256 per token, not request
+                ath = access_token_hash(access_token)
+                if len(self._ath) >= _HEADER_CACHE_SIZE:
+                    self._ath.clear()
+                self._ath[access_token] = ath
         return verify_proof(proof, method=method, url=url, access_token=access_token,
                             settings=self.settings, algorithms=self._algorithms,
-                            headers=self._headers)
+                            headers=self._headers, ath=ath)
 
 
 def verify_proof(
     proof: str, *, method: str, url: str, access_token: str | None, settings: DPoPSettings,
     algorithms: frozenset[str] | None = None, headers: dict[bytes, ProofHeader] | None = None,
+    ath: str | None = None,
 ) -> VerifiedProof:
     """Verify one DPoP proof (see the module docstring for the checks and codes).
 
-    ``headers`` is an optional cache of validated headers by their base64url bytes.
+    ``headers`` is an optional cache of validated headers by their base64url bytes; ``ath``
+    the access token's hash when the caller has it already.
     """
     if type(proof) is not str or len(proof) > MAX_PROOF_BYTES:
         raise _bad("dpop_proof_malformed", f"DPoP proof: expected a string of at most "
@@ -353,15 +316,16 @@ def verify_proof(
             headers[h] = info
     payload_raw = _decoded(p, "DPoP payload")
     signature = _decoded(s, "DPoP signature")
-    if not info.algorithm.verify(info.key, raw[: len(h) + len(p) + 1], signature):
+    if not info.check(raw[: len(h) + len(p) + 1], signature):
         raise _bad("dpop_signature_invalid", "DPoP proof signature: expected a valid "
                    f"{info.algorithm.name} signature by the proof's jwk, found an invalid one")
-    return _claims(_object(payload_raw, "DPoP payload"), info, method, url, access_token,
-                   settings)
+    if access_token is not None and ath is None:
+        ath = access_token_hash(access_token)
+    return _claims(_object(payload_raw, "DPoP payload"), info, method, url, ath, settings)
 
 
 def _claims(payload: dict[str, Any], info: ProofHeader, method: str, url: str,
-            access_token: str | None, settings: DPoPSettings) -> VerifiedProof:
+            expected_ath: str | None, settings: DPoPSettings) -> VerifiedProof:
     jti, htm, htu, iat = (payload.get("jti"), payload.get("htm"), payload.get("htu"),
                           payload.get("iat"))
     if (type(jti) is not str or not jti or len(jti) > 256 or type(htm) is not str
@@ -387,9 +351,9 @@ def _claims(payload: dict[str, Any], info: ProofHeader, method: str, url: str,
     if iat > now + settings.leeway:
         raise _bad("dpop_iat_future", f"DPoP proof iat: expected at most {settings.leeway:g} s "
                    "ahead, found later")
-    if access_token is not None:
+    if expected_ath is not None:
         ath = payload.get("ath")
-        if type(ath) is not str or not hmac.compare_digest(ath, access_token_hash(access_token)):
+        if type(ath) is not str or not hmac.compare_digest(ath, expected_ath):
             raise _bad("dpop_ath_mismatch", "DPoP proof ath: expected the hash of the access "
                        "token sent, found " + ("none" if ath is None else "another value"))
     nonces = settings.nonces
