@@ -52,7 +52,7 @@ def test_a_proof_gets_a_bound_token_like_keycloak(idp: DevIdP) -> None:
     body = answer.json()
     assert body["token_type"] == "DPoP"
     claims = claims_of(body["access_token"])
-    assert claims["cnf"] == {"jkt": key.jkt}
+    assert claims["cnf"] == {"jkt": key.jkt, "kc-jkt-type": "DPoP"}
     assert claims["typ"] == "DPoP"
 
 
@@ -64,7 +64,7 @@ def test_a_client_not_requiring_dpop_is_bound_only_when_it_sends_a_proof(idp: De
     key = DPoPKey.generate()
     bound = _post(idp, key.proof("POST", idp.token_endpoint), "shop-api", secret).json()
     assert bound["token_type"] == "DPoP"
-    assert claims_of(bound["access_token"])["cnf"] == {"jkt": key.jkt}
+    assert claims_of(bound["access_token"])["cnf"]["jkt"] == key.jkt
 
 
 def _stale(idp: DevIdP) -> str:

@@ -60,7 +60,7 @@ def test_dpop_token_from_keycloak_passes_a_receiver_requiring_dpop(
     source.token()
     token = source.cached()
     assert token is not None and token.token_type == "DPoP"
-    assert claims_of(token.access_token)["cnf"] == {"jkt": key.jkt}
+    assert claims_of(token.access_token)["cnf"] == {"jkt": key.jkt, "kc-jkt-type": "DPoP"}
     verifier = Verifier(issuer=keycloak.issuer, audience="notification-service",
                         key_set=RemoteKeySet(keycloak.jwks_uri, issuer=keycloak.issuer))
     guard = Guard(verifier, ServicePolicy(required_roles={
@@ -101,8 +101,8 @@ def test_dpop_bound_token_matches_keycloak(endpoints: dict[str, tuple[str, str]]
         assert answer.status_code == 200, (name, answer.text)
         body = answer.json()
         claims = claims_of(body["access_token"])
-        assert claims["cnf"] == {"jkt": key.jkt}
-        seen[name] = (body["token_type"], claims["typ"], sorted(claims["cnf"]),
+        assert claims["cnf"]["jkt"] == key.jkt
+        seen[name] = (body["token_type"], claims["typ"], claims["cnf"]["kc-jkt-type"],
                       body.get("refresh_expires_in"), "refresh_token" in body)
     assert seen["keycloak"] == seen["devidp"]
     assert seen["keycloak"][:2] == ("DPoP", "DPoP")

@@ -2,8 +2,8 @@
 
 A client whose realm-file attribute ``dpop.bound.access.tokens`` is ``"true"`` ("Require
 DPoP bound tokens") must send a proof; any client that sends one gets its access token bound:
-``token_type: DPoP`` in the answer, ``cnf: {"jkt": <thumbprint>}`` and ``typ: "DPoP"`` in
-the token. A bad proof is ``400 invalid_request`` with Keycloak's own description. Proofs
+``token_type: DPoP`` in the answer, ``cnf: {"jkt": <thumbprint>, "kc-jkt-type": "DPoP"}``
+and ``typ: "DPoP"`` in the token. A bad proof is ``400 invalid_request`` with Keycloak's own description. Proofs
 live 10 s with 15 s of clock skew either way (Keycloak's defaults); Keycloak asks for no
 server nonce. The proof checks themselves are svcauth's receiver ones
 (:mod:`svcauth.receiver._dpop`); only the answers are Keycloak's.
@@ -56,7 +56,8 @@ def _header_value(proof: str, name: str) -> str:
 
 def bound_claims(jkt: str) -> dict[str, Any]:
     """What binding adds to the access token."""
-    return {"cnf": {"jkt": jkt}, "typ": "DPoP"}
+    # Keycloak 26.7.3 adds its own "kc-jkt-type" member to cnf (seen on the real server).
+    return {"cnf": {"jkt": jkt, "kc-jkt-type": "DPoP"}, "typ": "DPoP"}
 
 
 class TokenEndpointDPoP:
