@@ -34,7 +34,7 @@ _MESSAGES = {
     "dpop_proof_malformed": "DPoP header verification failure",
     "dpop_jwk_missing": "No JWK in DPoP header",
     "dpop_jwk_invalid": "Unsupported key type in DPoP header",
-    "dpop_jwk_private": "Private key is present in DPoP header",
+    "dpop_jwk_private": "Private key material must not be present in DPoP JWK",
     "dpop_signature_invalid": "DPoP verification failure: Invalid token signature",
     "dpop_claims_invalid": "DPoP mandatory claims are missing",
     "dpop_htu_mismatch": "DPoP HTTP URL mismatch",
