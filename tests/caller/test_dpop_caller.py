@@ -243,3 +243,14 @@ def test_requests_sends_dpop_and_retries_the_resource_nonce_once() -> None:
     assert session.post("https://pay.example/charges", data=b"{}").status_code == 200
     assert [_parts(r["dpop"])[1].get("nonce") for r in calls] == [None, "rs-nonce"]
     assert all(r["authorization"].startswith("DPoP ") for r in calls)
+
+
+def test_es256_signatures_stay_valid_when_r_or_s_is_short() -> None:
+    # About 1 in 128 signatures has an r or s below 2**248 (a shorter DER integer); 1500
+    # proofs meet a dozen of them, and every one must verify as fixed-width r || s.
+    key = DPoPKey.generate()
+    proofs = [key.proof("GET", "https://api.example/x") for _ in range(1500)]
+    assert all(_signature_ok(p) for p in proofs)
+    short = [p for p in proofs if b64url_decode(p.rsplit(".", 1)[1])[0] == 0
+             or b64url_decode(p.rsplit(".", 1)[1])[32] == 0]
+    assert short  # the short-integer case was met

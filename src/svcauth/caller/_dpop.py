@@ -164,15 +164,16 @@ class DPoPKey:
         return self._nonces.get(self._split(url)[0])
 
     def proof(self, method: str, url: str, *, ath: str | None = None) -> str:
-        """A fresh proof for ``method url`` (``ath``: the access token's hash, on resource
-        requests)."""
+        """A fresh proof for ``method url`` (``ath``: the access token's hash as
+        :func:`access_token_hash` gives it, on resource requests)."""
         origin, htu = self._split(url)
         # The claims are written by hand: jti, iat and ath are base64url or digits, htu and
         # htm are JSON-quoted, so this is exactly json.dumps' output at a fraction of its cost.
-        claims = (f'{{"jti":"{self._jti_prefix}{next(self._counter):x}","htm":{_quoted(method)},'
-                  f'"htu":{htu},"iat":{int(self.clock())}')
-        if ath is not None:
-            claims += f',"ath":{_quoted(ath)}'
+        claims = (f'{{"jti":"{self._jti_prefix}{next(self._counter):x}",'
+                  f'"htm":{_METHODS.get(method) or _quoted(method)},"htu":{htu},'
+                  f'"iat":{int(self.clock())}')
+        if ath is not None:  # base64url (access_token_hash): nothing to escape
+            claims += f',"ath":"{ath}"'
         nonce = self._nonces.get(origin)
         if nonce is not None:
             claims += f',"nonce":{json.dumps(nonce)}'
@@ -182,6 +183,7 @@ class DPoPKey:
 
 _B64_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_METHODS = {m: f'"{m}"' for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 
 
 def _quoted(value: str) -> str:
@@ -205,8 +207,13 @@ def _fast_signer(key: PrivateKey, alg: str) -> Callable[[bytes], bytes] | None:
     sign = key.sign
 
     def signer(data: bytes) -> bytes:
-        r, s = decode_dss_signature(sign(data, scheme))
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        der = sign(data, scheme)
+        if der[1] < 0x80:  # short-form DER: SEQUENCE { INTEGER r, INTEGER s } sliced directly
+            end_r = 4 + der[3]
+            r, s = der[4:end_r], der[end_r + 2:]
+            return r[-size:].rjust(size, b"\0") + s[-size:].rjust(size, b"\0")
+        r_int, s_int = decode_dss_signature(der)
+        return r_int.to_bytes(size, "big") + s_int.to_bytes(size, "big")
 
     return signer
 
