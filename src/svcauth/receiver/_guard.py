@@ -89,7 +89,9 @@ class Guard(Generic[_I]):
     and ignored, never turned into a refusal or a 500). Every decision is also one JSON line
     on logger ``svcauth.audit`` (see :mod:`svcauth.telemetry`), whatever ``audit`` is. With
     neither (no ``audit``, that logger not enabled for INFO) an allowed request builds no
-    decision at all.
+    decision at all. ``dpop`` turns the DPoP scheme on for this guard's endpoints
+    (``DPoPSettings(mode="allowed" | "required")``, see docs/dpop.md); integrations then pass
+    a :class:`~svcauth.receiver.RequestInfo` per request.
     """
 
     def __init__(
