@@ -254,3 +254,22 @@ def test_es256_signatures_stay_valid_when_r_or_s_is_short() -> None:
     short = [p for p in proofs if b64url_decode(p.rsplit(".", 1)[1])[0] == 0
              or b64url_decode(p.rsplit(".", 1)[1])[32] == 0]
     assert short  # the short-integer case was met
+
+
+def test_dpop_key_from_the_environment(tmp_path: Any) -> None:
+    from svcauth.caller import ClientConfig
+
+    base = {"KEYCLOAK_CLIENT_ID": "payment-gateway-dpop", "KEYCLOAK_CLIENT_SECRET": "s",
+            "OIDC_ISSUER": "https://sso.example/realms/techstore"}
+    assert ClientConfig.from_env(base).dpop is None
+    generated = ClientConfig.from_env(base | {"SVCAUTH_DPOP": "1"}).dpop
+    assert isinstance(generated, DPoPKey) and generated.alg == "ES256"
+    key = DPoPKey.generate()
+    path = tmp_path / "dpop.jwk"
+    from svcauth._jwk import public_jwk
+
+    private = key._key.private_numbers()  # type: ignore[union-attr]
+    jwk = public_jwk(key._key) | {"d": b64url_encode(private.private_value.to_bytes(32, "big"))}
+    path.write_text(json.dumps(jwk))
+    loaded = ClientConfig.from_env(base | {"SVCAUTH_DPOP_KEY_FILE": str(path)}).dpop
+    assert loaded is not None and loaded.jkt == key.jkt
