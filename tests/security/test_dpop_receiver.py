@@ -22,6 +22,7 @@ from svcauth.receiver import (
     DPoPSettings,
     IntrospectionVerifier,
     ReplayCache,
+    RequestInfo,
     ServicePolicy,
     refusal_for,
 )
@@ -215,3 +216,15 @@ def test_integrations_pass_method_url_and_proof(make: Any) -> None:
     assert wrong.headers["WWW-Authenticate"] == (
         'DPoP realm="techstore", error="invalid_dpop_proof", error_description="The DPoP '
         'proof is for another HTTP method", algs="ES256 EdDSA PS256 RS256"')
+
+
+@pytest.mark.parametrize(("path", "root_path"), [("/api/charges", "/api"), ("/charges", "/api")],
+                         ids=["path-includes-root", "path-without-root"])
+def test_request_from_scope_names_the_url_the_caller_used(path: str, root_path: str) -> None:
+    from svcauth.receiver import request_from_scope
+
+    scope = {"type": "http", "method": "POST", "scheme": "https", "path": path,
+             "root_path": root_path, "query_string": b"a=1",
+             "headers": [(b"host", b"payments.example"), (b"dpop", b"p1")]}
+    info = request_from_scope(scope, DPoPSettings(mode="required"))
+    assert info == RequestInfo("POST", "https://payments.example/api/charges", ["p1"])

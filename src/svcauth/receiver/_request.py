@@ -54,7 +54,9 @@ def request_from_scope(scope: Mapping[str, Any], settings: DPoPSettings) -> Requ
     if host is None:
         server = scope.get("server") or ("localhost", None)
         host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
-    path = scope.get("root_path", "") + url_path(scope)
+    path, root = url_path(scope), scope.get("root_path", "")
+    if root and not path.startswith(root):  # servers differ on whether path includes it
+        path = root + path
     url = settings.request_url(scope.get("scheme", "http"), host, path)
     return RequestInfo(scope.get("method", "GET"), url, dpop_values(headers))
 
