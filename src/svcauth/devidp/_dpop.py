@@ -3,9 +3,10 @@
 A client whose realm-file attribute ``dpop.bound.access.tokens`` is ``"true"`` ("Require
 DPoP bound tokens") must send a proof; any client that sends one gets its access token bound:
 ``token_type: DPoP`` in the answer, ``cnf: {"jkt": <thumbprint>, "kc-jkt-type": "DPoP"}``
-and ``typ: "DPoP"`` in the token. A bad proof is ``400 invalid_request`` with Keycloak's own description. Proofs
-live 10 s with 15 s of clock skew either way (Keycloak's defaults); Keycloak asks for no
-server nonce. The proof checks themselves are svcauth's receiver ones
+and ``typ: "DPoP"`` in the token. A bad proof is ``400 invalid_request`` with Keycloak's own
+description (checked against Keycloak 26.7.3 in tests/keycloak/test_kc_dpop.py). Proofs live
+10 s with 15 s of clock skew either way (Keycloak's defaults); Keycloak asks for no server
+nonce. The proof checks themselves are svcauth's receiver ones
 (:mod:`svcauth.receiver._dpop`); only the answers are Keycloak's.
 """
 
