@@ -5,6 +5,7 @@
     from svcauth.caller import from_env
     tokens = from_env()            # KEYCLOAK_* / OIDC_ISSUER, discovery done at once
     headers = {"Authorization": f"Bearer {tokens.token()}"}   # or: await tokens.atoken()
+    tokens.authorize("GET", url).apply(headers)   # Bearer or DPoP (+ proof): Credential
 
 Pieces: :class:`ClientConfig` (what to ask), :class:`ClientCredentialsSource` (the raw
 fetch with retries), :class:`CachingTokenSource` (cache, single flight, refresh-ahead),
@@ -20,6 +21,8 @@ from ._cache import CachingTokenSource
 from ._challenge import should_retry_unauthorized
 from ._client_auth import ClientAuth, ClientSecretBasic, ClientSecretPost, PrivateKeyJWT
 from ._config import ClientConfig
+from ._credential import AuthorizingSource, Credential
+from ._dpop import DPoPKey
 from ._policy import Backoff, RefreshPolicy
 from ._secrets import Secret, SecretFile
 from ._source import ClientCredentialsSource, FetchingSource, TokenSource
@@ -28,6 +31,7 @@ from ._token_cache import TokenCache
 from ._token_endpoint import TokenRequest, build_token_request, parse_token_response
 
 __all__ = [
+    "AuthorizingSource",
     "Backoff",
     "CachingTokenSource",
     "ClientAuth",
@@ -35,6 +39,8 @@ __all__ = [
     "ClientCredentialsSource",
     "ClientSecretBasic",
     "ClientSecretPost",
+    "Credential",
+    "DPoPKey",
     "FetchingSource",
     "PrivateKeyJWT",
     "RefreshPolicy",

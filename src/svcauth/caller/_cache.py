@@ -22,11 +22,13 @@ import time
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
-from .._errors import TokenEndpointError, TokenTransportError
+from .._errors import TokenEndpointError, TokenError, TokenTransportError
 from .._telemetry._metrics import instruments as _instruments
 from .._telemetry._records import FETCH_REASON
 from .._telemetry._state import STATE as _TELEMETRY
 from .._telemetry._tally import client_tally
+from ._credential import Credential
+from ._dpop import DPoPKey, access_token_hash
 from ._policy import Backoff, RefreshPolicy
 from ._source import FetchingSource
 from ._token import Token
@@ -80,6 +82,8 @@ class CachingTokenSource:
         self._snap = EMPTY
         self._entry: Entry | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        dpop = getattr(source, "dpop", None)
+        self._dpop: DPoPKey | None = dpop if isinstance(dpop, DPoPKey) else None
         client_id = getattr(config, "client_id", None)
         self._tally = client_tally(client_id if isinstance(client_id, str) else "unknown")
         if _TELEMETRY.enabled:
@@ -124,6 +128,54 @@ class CachingTokenSource:
             self._tally.hits += 1
             return snap.access_token
         return await self._atoken_slow()
+
+    # -- credentials: what integrations ask for --
+
+    def authorize(self, method: str, url: str) -> Credential:
+        """The credential for ``method url``: ``Bearer <token>``, or ``DPoP <token>`` with a
+        fresh proof when the token is bound to the source's DPoP key."""
+        snap = self._snap
+        if not self._clock() < snap.refresh_at:
+            access_token = self.token()
+            snap = self._snap
+            if snap.access_token != access_token:
+                return self._loose(access_token, method, url)
+        return self._credential(snap, method, url)
+
+    async def aauthorize(self, method: str, url: str) -> Credential:
+        """Async twin of :meth:`authorize`."""
+        snap = self._snap
+        if not self._clock() < snap.refresh_at:
+            access_token = await self.atoken()
+            snap = self._snap
+            if snap.access_token != access_token:
+                return self._loose(access_token, method, url)
+        return self._credential(snap, method, url)
+
+    def _loose(self, access_token: str, method: str, url: str) -> Credential:
+        """A credential for a token handed out while the snapshot was being replaced."""
+        cached = self.cached()
+        bound = (cached.token_type == "DPoP" if cached is not None
+                 and cached.access_token == access_token else self._dpop is not None)
+        if not bound or self._dpop is None:
+            return Credential("Bearer", access_token)
+        proof = self._dpop.proof(method, url, ath=access_token_hash(access_token))
+        return Credential("DPoP", access_token, (("DPoP", proof),))
+
+    def _credential(self, snap: Snapshot, method: str, url: str) -> Credential:
+        credential = snap.credential
+        if credential is not None:
+            return credential
+        dpop = self._dpop
+        if dpop is None or snap.ath is None:
+            raise TokenError("a DPoP-bound token came back but the source has no DPoP key")
+        proof = dpop.proof(method, url, ath=snap.ath)
+        return Credential("DPoP", snap.access_token, (("DPoP", proof),))
+
+    def accept_nonce(self, url: str, nonce: str) -> None:
+        """Remember a server's ``DPoP-Nonce`` for ``url``'s origin (no-op without DPoP)."""
+        if self._dpop is not None:
+            self._dpop.remember_nonce(url, nonce)
 
     def invalidate(self, access_token: str) -> None:
         """Drop ``access_token`` if it is the cached one; the next call fetches anew."""

@@ -19,6 +19,7 @@ from .._discovery import (
 )
 from .._errors import ConfigurationError
 from ._client_auth import ClientAuth, ClientSecretBasic, PrivateKeyJWT
+from ._dpop import DPoPKey
 from ._policy import RefreshPolicy
 
 KEYCLOAK_TOKEN_PATH = "/protocol/openid-connect/token"
@@ -78,6 +79,11 @@ class ClientConfig:
     """Seconds a permanent failure (invalid_client...) is remembered, not re-asked. 5 s."""
     extra_form: tuple[tuple[str, str], ...] = field(default=())
     """Further form fields sent with every token request. None by default."""
+    dpop: DPoPKey | None = field(default=None, compare=False)
+    """The DPoP key (RFC 9449): token requests carry a proof and tokens come back bound to
+    it (``token_type: DPoP``); requests then send ``Authorization: DPoP`` with a proof.
+    ``None`` (default): Bearer tokens. From the environment: ``SVCAUTH_DPOP_KEY_FILE`` (a PEM
+    or JWK file) or ``SVCAUTH_DPOP=1`` (a fresh ES256 key at start)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope", _scopes(self.scope))
@@ -169,6 +175,10 @@ class ClientConfig:
                     "KEYCLOAK_CLIENT_SECRET_FILE or KEYCLOAK_CLIENT_KEY_FILE",
                     code="config_missing")
         fields: dict[str, object] = {"client_id": client_id, "auth": auth}
+        if dpop_file := get("SVCAUTH_DPOP_KEY_FILE"):
+            fields["dpop"] = DPoPKey.from_file(dpop_file)
+        elif (get("SVCAUTH_DPOP") or "").lower() in ("1", "true", "yes"):
+            fields["dpop"] = DPoPKey.generate()
         if not any(k in overrides for k in ("token_endpoint", "issuer", "keycloak_url")):
             if issuer := get("OIDC_ISSUER"):
                 fields["issuer"] = issuer

@@ -13,6 +13,7 @@ import httpx
 
 from .._telemetry._records import token_fetch
 from ._config import ClientConfig
+from ._dpop import DPoPKey
 from ._fetch_flow import FetchFlow, fetch_flow, run_async, run_sync
 from ._policy import Backoff
 from ._token import Token
@@ -113,8 +114,15 @@ class ClientCredentialsSource:
     def cache_key(self) -> Hashable:
         """(token endpoint, client id, credential fingerprint, scopes, audience, resource)."""
         c = self.config
-        return (c.token_endpoint or c.issuer or f"{c.keycloak_url}#{c.realm}", c.client_id,
-                c.auth.fingerprint(), c.scope, c.audience, c.resource)
+        key = (c.token_endpoint or c.issuer or f"{c.keycloak_url}#{c.realm}", c.client_id,
+               c.auth.fingerprint(), c.scope, c.audience, c.resource)
+        # A bound token is good only with its key: the key's thumbprint is part of the key.
+        return key if c.dpop is None else (*key, "dpop", c.dpop.jkt)
+
+    @property
+    def dpop(self) -> DPoPKey | None:
+        """The DPoP key tokens are bound to, ``None`` for Bearer tokens."""
+        return self.config.dpop
 
     # -- the fetch --
 
@@ -128,7 +136,16 @@ class ClientCredentialsSource:
         if c.extra_form:
             request = TokenRequest(request.url, request.headers,
                                    (*request.form, *c.extra_form), request.timeout)
+        if c.dpop is not None:
+            proof = c.dpop.proof("POST", c.token_endpoint)
+            request = TokenRequest(request.url, {**request.headers, "DPoP": proof},
+                                   request.form, request.timeout)
         return request
+
+    def _token_endpoint_nonce(self, nonce: str) -> None:
+        dpop = self.config.dpop
+        if dpop is not None and self.config.token_endpoint:
+            dpop.remember_nonce(self.config.token_endpoint, nonce)
 
     def flow(self) -> FetchFlow:
         """The retrying fetch as a generator (see :mod:`svcauth.caller._fetch_flow`)."""
@@ -137,6 +154,7 @@ class ClientCredentialsSource:
             self._build, clock=self.clock, wall_clock=self._wall_clock, timeout=c.timeout,
             deadline=c.deadline, backoff=self._backoff, unit=self._rng.random,
             reload_credential=c.auth.reload,
+            dpop_nonce=self._token_endpoint_nonce if c.dpop is not None else None,
         )
 
     def fetch(self) -> Token:

@@ -8,6 +8,8 @@ import concurrent.futures as cf
 import threading
 from collections.abc import Hashable
 
+from ._credential import Credential
+from ._dpop import access_token_hash
 from ._token import Token
 
 NEVER = float("-inf")
@@ -16,7 +18,7 @@ NEVER = float("-inf")
 class Snapshot:
     """What the hot path reads. Killed (times set to -inf) when invalidated or dropped."""
 
-    __slots__ = ("access_token", "fresh_until", "refresh_at", "token")
+    __slots__ = ("access_token", "ath", "credential", "fresh_until", "refresh_at", "token")
 
     def __init__(self, access_token: str, refresh_at: float, fresh_until: float,
                  token: Token | None) -> None:
@@ -24,6 +26,11 @@ class Snapshot:
         self.refresh_at = refresh_at
         self.fresh_until = fresh_until
         self.token = token
+        bound = token is not None and token.token_type == "DPoP"
+        self.credential = None if bound else Credential("Bearer", access_token)
+        """The Bearer credential, built once; ``None`` for a DPoP-bound token."""
+        self.ath = access_token_hash(access_token) if bound else None
+        """The token's hash for DPoP proofs (``ath``), computed once."""
 
     def kill(self) -> None:
         self.refresh_at = self.fresh_until = NEVER

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._clientauth import AuthContext, authenticate_client, presented_client_id
+from ._dpop import TokenEndpointDPoP, bound_claims
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
@@ -57,7 +58,8 @@ def _check_scope(requested: str) -> None:
 
 
 def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
-                        form: Mapping[str, str], client_address: str) -> dict[str, Any]:
+                        form: Mapping[str, str], client_address: str,
+                        jkt: str | None = None) -> dict[str, Any]:
     if client.public:
         raise OAuthError(401, "unauthorized_client",
                          "Public client not allowed to retrieve service account")
@@ -71,9 +73,10 @@ def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(401, "invalid_request",
                          "The associated service account for the client does not exist")
     _check_scope(requested)
-    token, life = issuer.access_token(grant)
+    token, life = issuer.access_token(grant, extra_claims=bound_claims(jkt) if jkt else None)
     return {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
-            "token_type": "Bearer", "not-before-policy": 0, "scope": grant.scope}
+            "token_type": "DPoP" if jkt else "Bearer", "not-before-policy": 0,
+            "scope": grant.scope}
 
 
 def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
@@ -144,11 +147,13 @@ def _authorization_code(form: Mapping[str, str]) -> dict[str, Any]:
 
 def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
                          authorization: str | None, client_address: str,
-                         duplicated: bool = False) -> Outcome:
+                         duplicated: bool = False, dpop: TokenEndpointDPoP | None = None,
+                         dpop_proofs: list[str] | None = None) -> Outcome:
     """Answer a token request (RFC 6749 §4.4 / §4.3 with Keycloak's errors).
 
     ``duplicated`` says a form parameter appeared more than once (Keycloak refuses that
-    after client authentication).
+    after client authentication). ``dpop`` checks the request's ``dpop_proofs`` (RFC 9449)
+    and binds client-credentials tokens to the proof key (see ``_dpop``).
     """
     grant_type = form.get("grant_type")
     named = presented_client_id(form, authorization)
@@ -162,8 +167,10 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
             raise OAuthError(400, "invalid_client", "Bearer-only not allowed")
         if duplicated:
             raise OAuthError(400, "invalid_request", "duplicated parameter")
+        jkt = (dpop.check(client, dpop_proofs or [], url=ctx.token_endpoint, now=ctx.now)
+               if dpop is not None else None)
         if grant_type == "client_credentials":
-            body = _client_credentials(issuer, ctx, client, form, client_address)
+            body = _client_credentials(issuer, ctx, client, form, client_address, jkt)
         elif grant_type == "password":
             body = _password(issuer, ctx, client, form)
         elif grant_type == "refresh_token":

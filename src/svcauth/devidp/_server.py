@@ -20,6 +20,7 @@ from typing import Any
 
 from .._telemetry._records import provider_request
 from ._clientauth import AuthContext, JtiCache, presented_client_id
+from ._dpop import TokenEndpointDPoP, proofs_of
 from ._grants import Outcome, handle_introspection, handle_token_request
 from ._issuer import TokenIssuer
 from ._metadata import discovery_document
@@ -76,6 +77,8 @@ class Router:
     """Set on stop so that an injected delay ends early."""
     jti_cache: JtiCache = field(default_factory=JtiCache)
     """Replay cache for client assertions."""
+    dpop: TokenEndpointDPoP = field(default_factory=TokenEndpointDPoP)
+    """DPoP proofs at the token endpoint (their replay cache included)."""
 
     def issuer_url(self, host: str | None) -> str:
         """The issuer for a request with this Host header (start-dev without --hostname)."""
@@ -164,7 +167,7 @@ class Router:
         outcome: Outcome
         if endpoint == "token":
             outcome = handle_token_request(self.issuer, ctx, form, headers.get("authorization"),
-                                           client_ip, duplicated)
+                                           client_ip, duplicated, self.dpop, proofs_of(headers))
         else:
             outcome = handle_introspection(self.issuer, ctx, form, headers.get("authorization"),
                                            duplicated)

@@ -12,6 +12,7 @@ from the edge modules (``_bearer``, ``_rfc6750``, ``_guard``).
 from ._bearer import parse_authorization
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
+from ._dpop import DPoPNonces, DPoPSettings, ReplayCache
 from ._guard import AuthDecision, Guard
 from ._introspection import IntrospectionVerifier
 from ._keyset import KeySet, StaticKeySet
@@ -24,17 +25,22 @@ from ._policy import (
     rfc9068_service_account,
 )
 from ._remote_keyset import RemoteKeySet
+from ._request import RequestInfo, request_from_scope
 from ._rfc6750 import Refusal, refusal_for
 from ._verifier import Verifier
 
 __all__ = [
     "AuthDecision",
     "Claims",
+    "DPoPNonces",
+    "DPoPSettings",
     "Guard",
     "IntrospectionVerifier",
     "KeySet",
     "Refusal",
     "RemoteKeySet",
+    "ReplayCache",
+    "RequestInfo",
     "ServiceIdentity",
     "ServicePolicy",
     "StaticKeySet",
@@ -45,5 +51,6 @@ __all__ = [
     "keycloak_service_account",
     "parse_authorization",
     "refusal_for",
+    "request_from_scope",
     "rfc9068_service_account",
 ]
