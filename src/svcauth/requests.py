@@ -9,9 +9,10 @@
     session = requests.Session()
     session.auth = BearerAuth(from_env())
 
-A 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) drops
-the token and resends the request once with a fresh one, when its body is bytes, str or
-absent. A 403 is never retried.
+A 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) resends
+the request once, when its body is bytes, str or absent, if the source's no-storm rule
+agrees (see :mod:`svcauth.httpx`); otherwise the 401 is returned as it came, with a warning
+quoting the receiver's challenge. A 403 is never retried.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ except ImportError as exc:
         "svcauth.requests needs requests: install svcauth[requests]"
     ) from exc
 
-from .caller._challenge import should_retry_unauthorized
+from .caller._challenge import retry_unauthorized
 from .caller._source import TokenSource
 
 __all__ = ["BearerAuth"]
@@ -53,11 +54,12 @@ class BearerAuth(_AuthBase):
         def on_response(response: _requests.Response, **kwargs: Any) -> _requests.Response:
             sent = response.request
             if (getattr(sent, _RETRIED, False)
-                    or not should_retry_unauthorized(
-                        response.status_code, response.headers.get("WWW-Authenticate"))
+                    or not retry_unauthorized(
+                        self.source, token, response.status_code,
+                        response.headers.get("WWW-Authenticate"),
+                        url=(sent.url or "").split("?", 1)[0])
                     or not isinstance(sent.body, bytes | str | None)):
                 return response
-            self.source.invalidate(token)
             fresh = self.source.token()
             _ = response.content  # drain so the connection can be reused
             response.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ._cache import CachingTokenSource
-from ._challenge import should_retry_unauthorized
+from ._challenge import retry_unauthorized, should_retry_unauthorized
 from ._client_auth import ClientAuth, ClientSecretBasic, ClientSecretPost, PrivateKeyJWT
 from ._config import ClientConfig
 from ._policy import Backoff, RefreshPolicy
@@ -26,6 +26,7 @@ from ._source import ClientCredentialsSource, FetchingSource, TokenSource
 from ._token import Token, redact
 from ._token_cache import TokenCache
 from ._token_endpoint import TokenRequest, build_token_request, parse_token_response
+from ._unauthorized import UnauthorizedVerdict, unauthorized_verdict
 
 __all__ = [
     "Backoff",
@@ -44,11 +45,14 @@ __all__ = [
     "TokenCache",
     "TokenRequest",
     "TokenSource",
+    "UnauthorizedVerdict",
     "build_token_request",
     "from_env",
     "parse_token_response",
     "redact",
+    "retry_unauthorized",
     "should_retry_unauthorized",
+    "unauthorized_verdict",
 ]
 
 

@@ -31,8 +31,10 @@ class TokenSource(Protocol):
         """A valid access token (asyncio)."""
         ...
 
-    def invalidate(self, access_token: str) -> None:
-        """Forget ``access_token`` if it is the cached one (a resource server refused it)."""
+    def invalidate(self, access_token: str) -> bool:
+        """A resource server refused ``access_token`` with a 401: forget it when a refresh
+        is warranted, and say whether the request should be resent (the no-storm rule of
+        :mod:`svcauth.caller._unauthorized`)."""
         ...
 
 
