@@ -69,7 +69,7 @@ def serving(receiver: Receiver) -> Iterator[Receiver]:
 
         do_GET = do_POST = _reply
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
