@@ -1,7 +1,8 @@
 """Receiver side: verify bearer tokens and decide who may call.
 
 ``KeySet`` (``StaticKeySet``, ``RemoteKeySet``) → ``Verifier`` (+ ``VerifiedTokenCache``)
-→ ``Claims`` → ``ServicePolicy`` / ``UserPolicy`` → ``ServiceIdentity`` / ``UserIdentity``.
+→ ``Claims`` → ``ServicePolicy`` / ``UserPolicy`` / ``OnBehalfOfPolicy`` → ``ServiceIdentity`` /
+``UserIdentity`` / ``OnBehalfOfIdentity``.
 ``IntrospectionVerifier`` asks the provider instead (RFC 7662). ``Guard`` ties a verifier
 and a policy to the ``Authorization`` header for the framework integrations.
 
@@ -15,6 +16,7 @@ from ._claims import Claims
 from ._guard import AuthDecision, Guard
 from ._introspection import IntrospectionVerifier
 from ._keyset import KeySet, StaticKeySet
+from ._on_behalf_of import OnBehalfOfIdentity, OnBehalfOfPolicy
 from ._policy import (
     ServiceIdentity,
     ServicePolicy,
@@ -33,6 +35,8 @@ __all__ = [
     "Guard",
     "IntrospectionVerifier",
     "KeySet",
+    "OnBehalfOfIdentity",
+    "OnBehalfOfPolicy",
     "Refusal",
     "RemoteKeySet",
     "ServiceIdentity",
