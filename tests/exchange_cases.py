@@ -26,7 +26,7 @@ JWT = "urn:ietf:params:oauth:token-type:jwt"
 REFRESH_CLIENT_SECRET = "dev-exchange-refresh-secret"  # a test-only client of the copy
 
 
-def test_clients() -> list[dict[str, Any]]:
+def extra_clients() -> list[dict[str, Any]]:
     """Two test-only clients (never in the shipped realm file): ``exchange-public`` (a
     public client with standard token exchange on) and ``exchange-refresh`` (confidential,
     refresh tokens allowed in token exchange, direct grants on so that alice can log in to
@@ -45,10 +45,10 @@ def test_clients() -> list[dict[str, Any]]:
 
 
 def realm_with_test_clients(realm_file: Path) -> dict[str, Any]:
-    """The techstore realm file's content plus :func:`test_clients` (for the embedded
+    """The techstore realm file's content plus :func:`extra_clients` (for the embedded
     provider; the real Keycloak gets them through its Admin API)."""
     realm = copy.deepcopy(json.loads(realm_file.read_text("utf-8")))
-    realm["clients"] += test_clients()
+    realm["clients"] += extra_clients()
     return realm
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from devidp_support import REALM_FILE, claims_of
+
 from exchange_cases import (
     ACCESS,
     ID,
@@ -20,7 +21,6 @@ from exchange_cases import (
     send,
     subjects,
 )
-
 from svcauth import TokenEndpointError
 from svcauth.caller import ClientConfig, ClientCredentialsSource, ClientSecretBasic, TokenExchanger
 from svcauth.devidp import DevIdP
