@@ -20,6 +20,7 @@ import threading
 from collections.abc import Hashable, Sequence
 
 from .._errors import ConfigurationError
+from .._telemetry._state import STATE as _TELEMETRY
 from ._cache import CachingTokenSource
 from ._exchange import ExchangeFetch
 from ._policy import RefreshPolicy
@@ -62,6 +63,11 @@ class TokenExchanger:
         # (subject token, audience, scope) as the caller passed them -> its source. The
         # token is a key here only while its exchanged token may be served (see _prune).
         self._sources: dict[tuple[str, Hashable, Hashable], CachingTokenSource] = {}
+        # The same sources by subject, then by audience (or (audience, scope)): the hot path.
+        self._front: dict[str, dict[Hashable, CachingTokenSource]] = {}
+        self._clock = client.clock
+        # With telemetry on, hits go through CachingTokenSource.token() to be counted.
+        self._counting = _TELEMETRY.enabled
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -77,24 +83,36 @@ class TokenExchanger:
         ``exp``. Raises :class:`~svcauth.TokenEndpointError` with the provider's ``error``
         when it refuses (``access_denied``: this client is not in the subject's ``aud``).
         """
-        try:
-            found = self._sources.get((subject_token, audience, scope))
-        except TypeError:  # a list: normalised below
-            found = None
-        if found is None:
-            found = self.source(subject_token, audience, scope)
-        return found.token()
+        # The hit path: two dict lookups (the subject's str hash is cached on the str) and
+        # the cached source's own snapshot check, inlined: no tuple, no extra call.
+        by_key = self._front.get(subject_token)
+        if by_key is not None:
+            try:
+                found = by_key.get(audience if scope is None else (audience, scope))
+            except TypeError:  # a list: normalised on the slow path
+                found = None
+            if found is not None:
+                snap = found._snap  # the exchanger owns its sources
+                if not self._counting and self._clock() < snap.refresh_at:
+                    return snap.access_token
+                return found.token()
+        return self.source(subject_token, audience, scope).token()
 
     async def aexchange(self, subject_token: str, audience: _Words = None,
                         scope: _Words = None) -> str:
         """Async twin of :meth:`exchange`; never blocks the event loop."""
-        try:
-            found = self._sources.get((subject_token, audience, scope))
-        except TypeError:
-            found = None
-        if found is None:
-            found = self.source(subject_token, audience, scope)
-        return await found.atoken()
+        by_key = self._front.get(subject_token)
+        if by_key is not None:
+            try:
+                found = by_key.get(audience if scope is None else (audience, scope))
+            except TypeError:
+                found = None
+            if found is not None:
+                snap = found._snap  # the exchanger owns its sources
+                if not self._counting and self._clock() < snap.refresh_at:
+                    return snap.access_token
+                return await found.atoken()
+        return await self.source(subject_token, audience, scope).atoken()
 
     # -- sources --
 
@@ -115,6 +133,8 @@ class TokenExchanger:
                 found = CachingTokenSource(ExchangeFetch(self.client, subject_token, aud, sc),
                                            cache=self.cache, policy=self._policy)
                 self._sources[key] = found
+                front_key = key[1] if key[2] is None else (key[1], key[2])
+                self._front.setdefault(subject_token, {})[front_key] = found
         return found
 
     def forget(self, subject_token: str) -> int:
@@ -131,6 +151,11 @@ class TokenExchanger:
     def _drop(self, keys: list[tuple[str, Hashable, Hashable]]) -> None:
         for key in keys:
             src = self._sources.pop(key, None)
+            by_key = self._front.get(key[0])
+            if by_key is not None:
+                by_key.pop(key[1] if key[2] is None else (key[1], key[2]), None)
+                if not by_key:
+                    del self._front[key[0]]
             fetch = getattr(src, "_source", None)
             if isinstance(fetch, ExchangeFetch):
                 self.cache.discard(fetch.cache_key())

@@ -57,8 +57,8 @@ class UnauthorizedVerdict:
             return ("the refused token was fresh from the identity provider, so a new one "
                     "would be refused too")
         if self.reason == COOLDOWN:
-            return (f"a 401 already caused a token refresh for this client; the next one "
-                    f"may in {self.wait:.0f} s")
+            return (f"a 401 already caused a token refresh for this client; the next "
+                    f"refresh may happen in {self.wait:.0f} s")
         if self.reason == NOTHING_CACHED:
             return "the token source holds no cached token to replace"
         return "retried"
