@@ -66,9 +66,12 @@ class TokenExchanger:
         # The same sources by subject, then by audience (or (audience, scope)): the hot path.
         self._front: dict[str, dict[Hashable, CachingTokenSource]] = {}
         self._clock = client.clock
-        # With telemetry on, hits go through CachingTokenSource.token() to be counted.
-        self._counting = _TELEMETRY.enabled
         self._lock = threading.Lock()
+        if _TELEMETRY.enabled:
+            # Hits go through CachingTokenSource.token() to be counted; off, the inlined
+            # check costs the uninstrumented build nothing (the CachingTokenSource trick).
+            setattr(self, "exchange", self._exchange_counted)  # noqa: B010
+            setattr(self, "aexchange", self._aexchange_counted)  # noqa: B010
 
     def __repr__(self) -> str:
         return f"TokenExchanger({self.client!r}, subjects={len(self._sources)})"
@@ -83,36 +86,46 @@ class TokenExchanger:
         ``exp``. Raises :class:`~svcauth.TokenEndpointError` with the provider's ``error``
         when it refuses (``access_denied``: this client is not in the subject's ``aud``).
         """
-        # The hit path: two dict lookups (the subject's str hash is cached on the str) and
-        # the cached source's own snapshot check, inlined: no tuple, no extra call.
-        by_key = self._front.get(subject_token)
-        if by_key is not None:
-            try:
-                found = by_key.get(audience if scope is None else (audience, scope))
-            except TypeError:  # a list: normalised on the slow path
-                found = None
-            if found is not None:
-                snap = found._snap  # the exchanger owns its sources
-                if not self._counting and self._clock() < snap.refresh_at:
-                    return snap.access_token
-                return found.token()
-        return self.source(subject_token, audience, scope).token()
+        # The hit path: two subscripts (the subject's str hash is cached on the str) and the
+        # cached source's snapshot check, inlined: no tuple, no method call but the clock.
+        try:
+            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+        except (KeyError, TypeError):  # a miss, or a list (normalised on the slow path)
+            return self.source(subject_token, audience, scope).token()
+        snap = found._snap  # the exchanger owns its sources
+        if self._clock() < snap.refresh_at:
+            return snap.access_token
+        return found.token()
 
     async def aexchange(self, subject_token: str, audience: _Words = None,
                         scope: _Words = None) -> str:
         """Async twin of :meth:`exchange`; never blocks the event loop."""
-        by_key = self._front.get(subject_token)
-        if by_key is not None:
-            try:
-                found = by_key.get(audience if scope is None else (audience, scope))
-            except TypeError:
-                found = None
-            if found is not None:
-                snap = found._snap  # the exchanger owns its sources
-                if not self._counting and self._clock() < snap.refresh_at:
-                    return snap.access_token
-                return await found.atoken()
-        return await self.source(subject_token, audience, scope).atoken()
+        try:
+            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+        except (KeyError, TypeError):
+            return await self.source(subject_token, audience, scope).atoken()
+        snap = found._snap  # the exchanger owns its sources
+        if self._clock() < snap.refresh_at:
+            return snap.access_token
+        return await found.atoken()
+
+    def _exchange_counted(self, subject_token: str, audience: _Words = None,
+                          scope: _Words = None) -> str:
+        """:meth:`exchange` with every hit counted by the source's counting twin."""
+        try:
+            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+        except (KeyError, TypeError):
+            found = self.source(subject_token, audience, scope)
+        return found.token()
+
+    async def _aexchange_counted(self, subject_token: str, audience: _Words = None,
+                                 scope: _Words = None) -> str:
+        """:meth:`aexchange` with every hit counted by the source's counting twin."""
+        try:
+            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+        except (KeyError, TypeError):
+            found = self.source(subject_token, audience, scope)
+        return await found.atoken()
 
     # -- sources --
 

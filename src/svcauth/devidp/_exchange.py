@@ -140,18 +140,23 @@ def token_exchange(issuer: TokenIssuer, ctx_issuer: str, now: float, client: Cli
     if requested_type == REFRESH_TOKEN_TYPE and session is None:
         raise OAuthError(400, "invalid_request", "Refresh token not valid as requested_token_type"
                          " because creating a new session is needed")
+    # The requester's own user token: Keycloak reuses its client session, scope included.
+    same_client = subject.get("azp") == client.client_id
+    kept = subject.get("scope") if same_client and session is not None else None
+    words = f"{kept} {requested}" if isinstance(kept, str) else requested
     grant = Grant(realm=issuer.realm, client=client, user=user, issuer=ctx_issuer,
-                  now=int(now), scope=token_scope(requested), session_id=session)
+                  now=int(now), scope=token_scope(words), session_id=session)
     life = client.token_lifespan(issuer.realm.access_token_lifespan)
     prefix = (JTI_PREFIX_NO_SESSION if session is None else JTI_PREFIX_SAME_CLIENT
-              if subject.get("azp") == client.client_id else JTI_PREFIX_OTHER_CLIENT)
+              if same_client else JTI_PREFIX_OTHER_CLIENT)
     claims = access_token_claims(grant, lifetime=life, jti=f"{prefix}{uuid.uuid4()}")
     for name in SERVICE_ACCOUNT_CLAIMS:
         claims.pop(name, None)
     if audiences:
         _narrow(claims, audiences)
     token = issuer.keys.sign(claims)
-    return _body(issuer, grant, token, life, requested_type)
+    return _body(issuer, grant, token, life, requested_type,
+                 id_token="openid" in requested.split())
 
 
 def _requested_type(client: Client, form: Mapping[str, str]) -> str:
@@ -166,8 +171,9 @@ def _requested_type(client: Client, form: Mapping[str, str]) -> str:
 
 
 def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
-          requested_type: str) -> dict[str, Any]:
-    """The answer, fields in Keycloak's order."""
+          requested_type: str, *, id_token: bool) -> dict[str, Any]:
+    """The answer, fields in Keycloak's order; ``id_token`` when the request's own
+    ``scope`` named ``openid``."""
     body: dict[str, Any] = {"access_token": token, "expires_in": life, "refresh_expires_in": 0}
     if requested_type == ID_TOKEN_TYPE:
         id_claims = id_token_claims(grant, lifetime=life, access_token=token)
@@ -176,7 +182,7 @@ def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
     if requested_type == REFRESH_TOKEN_TYPE:
         body["refresh_token"], body["refresh_expires_in"] = issuer.refresh_token(grant)
     body["token_type"] = "N_A" if requested_type == ID_TOKEN_TYPE else "Bearer"
-    if requested_type != ID_TOKEN_TYPE and "openid" in grant.scope.split():
+    if requested_type != ID_TOKEN_TYPE and id_token:
         body["id_token"] = issuer.id_token(grant, token, life)
     body["not-before-policy"] = 0
     if grant.session_id is not None:
