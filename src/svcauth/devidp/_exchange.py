@@ -30,7 +30,14 @@ from typing import Any
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
-from ._tokens import Grant, access_token_claims, id_token_claims, invalid_scopes, token_scope
+from ._tokens import (
+    Grant,
+    access_token_claims,
+    id_token_claims,
+    invalid_scopes,
+    refresh_token_claims,
+    token_scope,
+)
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 """The grant type."""
@@ -180,7 +187,13 @@ def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
         id_claims.pop("at_hash")  # no access token goes with it
         body["access_token"] = issuer.keys.sign(id_claims)
     if requested_type == REFRESH_TOKEN_TYPE:
-        body["refresh_token"], body["refresh_expires_in"] = issuer.refresh_token(grant)
+        life_rt = issuer.realm.sso_session_idle
+        rt_claims = refresh_token_claims(grant, lifetime=life_rt)
+        if grant.client.service_accounts:
+            # Keycloak gives such a client the service_account scope, named in the refresh
+            # token's scope (seen on 26.7.3).
+            rt_claims["scope"] = f"{rt_claims['scope']} service_account"
+        body["refresh_token"], body["refresh_expires_in"] = issuer.keys.sign_hmac(rt_claims), life_rt
     body["token_type"] = "N_A" if requested_type == ID_TOKEN_TYPE else "Bearer"
     if requested_type != ID_TOKEN_TYPE and id_token:
         body["id_token"] = issuer.id_token(grant, token, life)
