@@ -253,3 +253,53 @@ def test_rotated_keys_httpx_async_get_exactly_one_refresh_and_one_resent_request
 
     with serving(Receiver('Bearer error="invalid_token"')) as rs:
         anyio.run(scenario, rs)
+
+
+# -- the verdict applied to the cache ----------------------------------------------------
+
+def test_concurrent_refusals_of_one_token_cost_one_refresh() -> None:
+    from .fakes import FakeTokenEndpoint, make_source, token_value
+
+    endpoint, clock = FakeTokenEndpoint(), FakeClock()
+    source = CachingTokenSource(make_source(endpoint, clock))
+    first = source.token()
+    clock.advance(10)
+    # Three requests that carried the same token come back 401 one after the other.
+    verdicts = [source.unauthorized(first).reason for _ in range(3)]
+    assert verdicts == ["refresh", "newer", "newer"]
+    assert [source.token() for _ in range(3)] == [token_value(2)] * 3
+    assert endpoint.count == 2
+    # The new token refused too, 10 s later: fresh no more, but within the cooldown.
+    clock.advance(10)
+    verdict = source.unauthorized(token_value(2))
+    assert (verdict.reason, verdict.retry) == ("cooldown", False)
+    assert 19.9 < verdict.wait < 20.1  # 30 s cooldown, the refresh was 10 s ago
+
+
+def test_retry_unauthorized_asks_a_plain_token_source_its_invalidate() -> None:
+    from svcauth.caller import retry_unauthorized
+
+    class Plain:
+        def __init__(self, answer: bool) -> None:
+            self.answer, self.asked = answer, []
+
+        def invalidate(self, access_token: str) -> bool:
+            self.asked.append(access_token)
+            return self.answer
+
+    for answer in (True, False):
+        plain = Plain(answer)
+        assert retry_unauthorized(plain, "eyJ.t", 401, None) is answer
+        assert plain.asked == ["eyJ.t"]
+    plain = Plain(True)
+    assert retry_unauthorized(plain, "eyJ.t", 403, None) is False
+    assert retry_unauthorized(plain, "eyJ.t", 401, 'Bearer error="insufficient_scope"') is False
+    assert plain.asked == []  # not a 401 worth a retry: the source is not asked
+
+
+def test_nothing_cached_is_no_retry() -> None:
+    from .fakes import FakeTokenEndpoint, make_source
+
+    source = CachingTokenSource(make_source(FakeTokenEndpoint(), FakeClock()))
+    assert source.unauthorized("eyJ.never.handed").reason == "nothing_cached"
+    assert source.invalidate("eyJ.never.handed") is False
