@@ -231,3 +231,15 @@ def test_form_of_a_real_request_has_no_second_grant_type() -> None:
     exchanger.exchange(subject(), audience="payment-service")
     pairs = parse_qsl(endpoint.requests[0].content.decode())
     assert [k for k, _ in pairs].count("grant_type") == 1
+
+
+def test_two_audiences_and_an_audience_with_a_scope_are_different_requests() -> None:
+    exchanger, endpoint, _ = _exchanger()
+    user = subject()
+    two = exchanger.exchange(user, audience=("payment-service", "phone"))
+    scoped = exchanger.exchange(user, audience="payment-service", scope="phone")
+    assert (two, scoped, endpoint.count) == (token_value(1), token_value(2), 2)
+    assert exchanger.exchange(user, audience=("payment-service", "phone")) == two
+    assert exchanger.exchange(user, audience="payment-service", scope="phone") == scoped
+    assert endpoint.form(0)["audience"] == "payment-service" and "scope" not in endpoint.form(0)
+    assert endpoint.form(1)["scope"] == "phone"

@@ -28,6 +28,7 @@ from ._source import ClientCredentialsSource
 from ._token_cache import TokenCache
 
 _Words = str | Sequence[str] | None
+_SCOPED = object()  # marks (audience, scope) front keys: no audience tuple can equal them
 
 
 def _words(value: _Words, name: str) -> tuple[str, ...]:
@@ -89,7 +90,7 @@ class TokenExchanger:
         # The hit path: two subscripts (the subject's str hash is cached on the str) and the
         # cached source's snapshot check, inlined: no tuple, no method call but the clock.
         try:
-            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
         except (KeyError, TypeError):  # a miss, or a list (normalised on the slow path)
             return self.source(subject_token, audience, scope).token()
         snap = found._snap  # the exchanger owns its sources
@@ -101,7 +102,7 @@ class TokenExchanger:
                         scope: _Words = None) -> str:
         """Async twin of :meth:`exchange`; never blocks the event loop."""
         try:
-            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
         except (KeyError, TypeError):
             return await self.source(subject_token, audience, scope).atoken()
         snap = found._snap  # the exchanger owns its sources
@@ -113,7 +114,7 @@ class TokenExchanger:
                           scope: _Words = None) -> str:
         """:meth:`exchange` with every hit counted by the source's counting twin."""
         try:
-            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
         except (KeyError, TypeError):
             found = self.source(subject_token, audience, scope)
         return found.token()
@@ -122,7 +123,7 @@ class TokenExchanger:
                                  scope: _Words = None) -> str:
         """:meth:`aexchange` with every hit counted by the source's counting twin."""
         try:
-            found = self._front[subject_token][audience if scope is None else (audience, scope)]
+            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
         except (KeyError, TypeError):
             found = self.source(subject_token, audience, scope)
         return await found.atoken()
@@ -146,7 +147,7 @@ class TokenExchanger:
                 found = CachingTokenSource(ExchangeFetch(self.client, subject_token, aud, sc),
                                            cache=self.cache, policy=self._policy)
                 self._sources[key] = found
-                front_key = key[1] if key[2] is None else (key[1], key[2])
+                front_key = key[1] if key[2] is None else (_SCOPED, key[1], key[2])
                 self._front.setdefault(subject_token, {})[front_key] = found
         return found
 
@@ -166,7 +167,7 @@ class TokenExchanger:
             src = self._sources.pop(key, None)
             by_key = self._front.get(key[0])
             if by_key is not None:
-                by_key.pop(key[1] if key[2] is None else (key[1], key[2]), None)
+                by_key.pop(key[1] if key[2] is None else (_SCOPED, key[1], key[2]), None)
                 if not by_key:
                     del self._front[key[0]]
             fetch = getattr(src, "_source", None)
@@ -175,14 +176,16 @@ class TokenExchanger:
 
     def _prune(self) -> None:
         """Called with the lock held before adding a key: at the bound, drop the keys whose
-        token is past its expiry (or was never fetched), then the oldest."""
+        token is past its expiry (or was never fetched), then the oldest down to 90 % of the
+        bound, so that the scan runs once per tenth of the bound, not on every insertion."""
         if len(self._sources) < self._max:
             return
         stale = [k for k, s in self._sources.items()
                  if (left := s.remaining_lifetime()) is None or left <= 0]
         self._drop(stale)
-        while len(self._sources) >= self._max:
-            self._drop([next(iter(self._sources))])
+        keep = min(self._max - 1, (self._max * 9) // 10)
+        if len(self._sources) > keep:
+            self._drop(list(self._sources)[: len(self._sources) - keep])
 
 
 def _hashable(value: _Words) -> Hashable:
