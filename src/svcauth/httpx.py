@@ -14,8 +14,11 @@ source has a DPoP key). A DPoP 401 ``error="use_dpop_nonce"`` with a ``DPoP-Nonc
 once more with a proof carrying that nonce (remembered for the origin).
 
 On a 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) the
-token is dropped from the cache and the request is sent once more with a fresh one, when
-its body can be replayed. A 403 is never retried.
+request is sent once more, when its body can be replayed, if the source's no-storm rule
+agrees (:func:`svcauth.caller.retry_unauthorized`: the refused token is still the cached
+one, was not fresh from the identity provider, and no 401 refreshed it within the 30 s
+cooldown). Otherwise the 401 response is returned as it came, with a warning on the
+``svcauth.caller`` logger quoting the receiver's challenge. A 403 is never retried.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ try:
 except ImportError as exc:  # pragma: no cover - httpx is a core dependency
     raise ImportError("svcauth.httpx needs httpx: install svcauth (pip install svcauth)") from exc
 
-from .caller._challenge import should_retry_unauthorized
+from .caller._challenge import retry_unauthorized
 from .caller._credential import Credential, authorizer_for
 from .caller._dpop import nonce_to_retry
 from .caller._source import TokenSource
@@ -88,12 +91,10 @@ class BearerAuth(_httpx.Auth):
                 credential.apply(request.headers)
                 response = yield request
                 assert isinstance(response, _httpx.Response)
-        token = credential.token
-        if not should_retry_unauthorized(
-            response.status_code, response.headers.get("www-authenticate")
-        ) or not replayable:
+        if not retry_unauthorized(self.source, credential.token, response.status_code,
+                                  response.headers.get("www-authenticate"),
+                                  url=str(request.url.copy_with(query=None))) or not replayable:
             return
-        self.source.invalidate(token)
         credential = yield _NEED
         assert isinstance(credential, Credential)
         credential.apply(request.headers)

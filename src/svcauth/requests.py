@@ -13,9 +13,10 @@ The header comes from the source's :class:`~svcauth.caller.Credential` for the r
 (``Bearer``, or ``DPoP`` plus a ``DPoP`` proof header when the source has a DPoP key); a
 DPoP 401 ``error="use_dpop_nonce"`` with a ``DPoP-Nonce`` is resent once with that nonce.
 
-A 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) drops
-the token and resends the request once with a fresh one, when its body is bytes, str or
-absent. A 403 is never retried.
+A 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) resends
+the request once, when its body is bytes, str or absent, if the source's no-storm rule
+agrees (see :mod:`svcauth.httpx`); otherwise the 401 is returned as it came, with a warning
+quoting the receiver's challenge. A 403 is never retried.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ except ImportError as exc:
         "svcauth.requests needs requests: install svcauth[requests]"
     ) from exc
 
-from .caller._challenge import should_retry_unauthorized
+from .caller._challenge import retry_unauthorized
 from .caller._credential import Credential, authorizer_for
 from .caller._dpop import nonce_to_retry
 from .caller._source import TokenSource
@@ -87,11 +88,12 @@ class BearerAuth(_AuthBase):
                 response = self._nonce_retry(response, kwargs)
             sent = response.request
             if (getattr(sent, _RETRIED, False)
-                    or not should_retry_unauthorized(
-                        response.status_code, response.headers.get("WWW-Authenticate"))
+                    or not retry_unauthorized(
+                        self.source, token, response.status_code,
+                        response.headers.get("WWW-Authenticate"),
+                        url=(sent.url or "").split("?", 1)[0])
                     or not isinstance(sent.body, bytes | str | None)):
                 return response
-            self.source.invalidate(token)
             retry = sent.copy()
             fresh = self._credential(retry)
             _ = response.content  # drain so the connection can be reused

@@ -200,9 +200,10 @@ def test_invalidate_drops_only_the_named_token() -> None:
     endpoint, clock = FakeTokenEndpoint(), FakeClock()
     src = CachingTokenSource(make_source(endpoint, clock))
     first = src.token()
-    src.invalidate("eyJsomething-else")
+    clock.advance(10)  # past the 5 s in which a token counts as fresh
+    assert src.invalidate("eyJsomething-else") is True  # not the cached one: resend with it
     assert src.token() == first
-    src.invalidate(first)
+    assert src.invalidate(first) is True
     assert src.token() == token_value(2)
     assert endpoint.count == 2
 

@@ -28,7 +28,7 @@ def test_missing_variable_is_named(dev_env: dict[str, str]) -> None:
         load_realm(REALM_FILE, env)
     assert info.value.code == "config_missing"
     assert "REPORTING_JOB_CLIENT_SECRET" in info.value.message
-    assert "clients[4].secret" in info.value.message
+    assert "clients[5].secret" in info.value.message
     for value in env.values():
         if len(value) > 8:
             assert value not in info.value.message

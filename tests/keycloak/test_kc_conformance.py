@@ -226,7 +226,7 @@ def test_alice_password_grant_tokens_match_keycloak(
                        kc_keys, dev_keys)
     for body in (kc_body, dev_body):  # storefront's audience mapper adds shop-api
         assert set(claims_of(body["access_token"])["aud"]) == {
-            "account", "notification-service", "shop-api"}
+            "account", "notification-service", "payment-service", "shop-api"}
     _assert_same_token(kc_body["id_token"], dev_body["id_token"], kc, dev, kc_keys, dev_keys)
     _assert_same_token(kc_body["refresh_token"], dev_body["refresh_token"], kc, dev,
                        kc_keys, dev_keys, hmac=True)

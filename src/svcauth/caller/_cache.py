@@ -33,6 +33,7 @@ from ._policy import Backoff, RefreshPolicy
 from ._source import FetchingSource
 from ._token import Token
 from ._token_cache import EMPTY, Entry, Snapshot, TokenCache
+from ._unauthorized import NOTHING_CACHED, UnauthorizedVerdict, unauthorized_verdict
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -177,15 +178,39 @@ class CachingTokenSource:
         if self._dpop is not None:
             self._dpop.remember_nonce(url, nonce)
 
-    def invalidate(self, access_token: str) -> None:
-        """Drop ``access_token`` if it is the cached one; the next call fetches anew."""
+    def invalidate(self, access_token: str) -> bool:
+        """A resource server refused ``access_token`` (401): whether to resend the request.
+
+        True when a retry with :meth:`token` is warranted: the refused token was dropped (it
+        was the cached one, not fresh, and no 401 refreshed this cache key within the
+        cooldown) or a newer token is cached already. See :meth:`unauthorized`.
+        """
+        return self.unauthorized(access_token).retry
+
+    def unauthorized(self, access_token: str) -> UnauthorizedVerdict:
+        """The 401 decision for ``access_token`` with its reason, applied to the cache.
+
+        The one rule of :mod:`svcauth.caller._unauthorized`, kept per cache key (sources
+        sharing a :class:`TokenCache` share the cooldown). A ``refresh`` verdict drops the
+        token and starts the cooldown, so the next :meth:`token` fetches exactly once.
+        """
         entry = self._entry
         if entry is None:
-            return
+            return UnauthorizedVerdict(NOTHING_CACHED)
+        p = self.policy
         with entry.lock:
-            if entry.snap.access_token == access_token:
-                entry.snap.kill()
+            now = self._clock()
+            snap = entry.snap
+            verdict = unauthorized_verdict(
+                refused=access_token, cached=snap.access_token,
+                issued_at=snap.token.issued_at if snap.token is not None else None,
+                last_refresh=entry.unauthorized_refresh, now=now,
+                cooldown=p.unauthorized_cooldown, fresh=p.unauthorized_fresh)
+            if verdict.refresh:
+                snap.kill()
                 entry.snap = EMPTY
+                entry.unauthorized_refresh = now
+        return verdict
 
     def cached(self) -> Token | None:
         """The cached token, fresh or not, without fetching (for diagnostics)."""

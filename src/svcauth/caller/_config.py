@@ -77,6 +77,10 @@ class ClientConfig:
     """Width of the refresh window as a share of the lifetime (0.80 to 0.85). 0.05."""
     failure_ttl: float = 5.0
     """Seconds a permanent failure (invalid_client...) is remembered, not re-asked. 5 s."""
+    unauthorized_cooldown: float = 30.0
+    """A resource server's 401 causes at most one token refresh per this many seconds. 30 s."""
+    unauthorized_fresh: float = 5.0
+    """A 401 refusing a token requested less than this many seconds ago never refreshes. 5 s."""
     extra_form: tuple[tuple[str, str], ...] = field(default=())
     """Further form fields sent with every token request. None by default."""
     dpop: DPoPKey | None = field(default=None, compare=False)
@@ -109,7 +113,9 @@ class ClientConfig:
     def refresh_policy(self) -> RefreshPolicy:
         """The refresh timing these settings describe."""
         return RefreshPolicy(margin=self.margin, refresh_ratio=self.refresh_ratio,
-                             jitter=self.jitter, failure_ttl=self.failure_ttl)
+                             jitter=self.jitter, failure_ttl=self.failure_ttl,
+                             unauthorized_cooldown=self.unauthorized_cooldown,
+                             unauthorized_fresh=self.unauthorized_fresh)
 
     # -- endpoint resolution (discovery is I/O: done once, by the source or from_env) --
 

@@ -42,7 +42,8 @@ EMPTY = Snapshot("", NEVER, NEVER, None)
 class Entry:
     """State of one cache key; every field is guarded by ``lock`` (never held across I/O)."""
 
-    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap")
+    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap",
+                 "unauthorized_refresh")
 
     def __init__(self, key: Hashable) -> None:
         self.key = key
@@ -52,6 +53,8 @@ class Entry:
         self.inflight_loop: asyncio.AbstractEventLoop | None = None
         self.failure: BaseException | None = None
         self.failure_until = NEVER
+        # When a 401 last caused a refresh of this key (the storm cooldown; see _unauthorized).
+        self.unauthorized_refresh = NEVER
 
 
 class TokenCache:

@@ -14,12 +14,14 @@ from typing import Any
 
 from ._clientauth import AuthContext, authenticate_client, presented_client_id
 from ._dpop import TokenEndpointDPoP, bound_claims
+from ._exchange import TOKEN_EXCHANGE, token_exchange
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
 from ._tokens import Grant, invalid_scopes, token_scope
 
-SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token", "authorization_code")
+SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token", "authorization_code",
+                    TOKEN_EXCHANGE)
 """Grants with Keycloak's behaviour here (``authorization_code`` only refuses: no codes)."""
 KEYCLOAK_GRANTS = (
     "authorization_code", "implicit", "refresh_token", "password", "client_credentials",
@@ -148,12 +150,14 @@ def _authorization_code(form: Mapping[str, str]) -> dict[str, Any]:
 def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
                          authorization: str | None, client_address: str,
                          duplicated: bool = False, dpop: TokenEndpointDPoP | None = None,
-                         dpop_proofs: list[str] | None = None) -> Outcome:
-    """Answer a token request (RFC 6749 §4.4 / §4.3 with Keycloak's errors).
+                         dpop_proofs: list[str] | None = None,
+                         audiences: tuple[str, ...] = ()) -> Outcome:
+    """Answer a token request (RFC 6749 §4.4 / §4.3, RFC 8693, with Keycloak's errors).
 
     ``duplicated`` says a form parameter appeared more than once (Keycloak refuses that
-    after client authentication). ``dpop`` checks the request's ``dpop_proofs`` (RFC 9449)
-    and binds client-credentials tokens to the proof key (see ``_dpop``).
+    after client authentication; ``audience`` may repeat in a token exchange, and
+    ``audiences`` holds all its values). ``dpop`` checks the request's ``dpop_proofs``
+    (RFC 9449) and binds client-credentials tokens to the proof key (see ``_dpop``).
     """
     grant_type = form.get("grant_type")
     named = presented_client_id(form, authorization)
@@ -177,6 +181,8 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
             body = _refresh(issuer, ctx, client, form)
         elif grant_type == "authorization_code":
             body = _authorization_code(form)
+        elif grant_type == TOKEN_EXCHANGE:
+            body = token_exchange(issuer, ctx.issuer, ctx.now, client, form, audiences)
         else:
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
     except OAuthError as err:

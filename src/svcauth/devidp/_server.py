@@ -21,6 +21,7 @@ from typing import Any
 from .._telemetry._records import provider_request
 from ._clientauth import AuthContext, JtiCache, presented_client_id
 from ._dpop import TokenEndpointDPoP, proofs_of
+from ._exchange import TOKEN_EXCHANGE
 from ._grants import Outcome, handle_introspection, handle_token_request
 from ._issuer import TokenIssuer
 from ._metadata import discovery_document
@@ -166,8 +167,12 @@ class Router:
                           now=self.clock(), jti_cache=self.jti_cache)
         outcome: Outcome
         if endpoint == "token":
+            audiences = _repeatable(body, "audience") if form.get("audience") else ()
+            if audiences and form.get("grant_type") == TOKEN_EXCHANGE:
+                duplicated = _form(headers, body, repeatable=("audience",))[1]
             outcome = handle_token_request(self.issuer, ctx, form, headers.get("authorization"),
-                                           client_ip, duplicated, self.dpop, proofs_of(headers))
+                                           client_ip, duplicated, self.dpop, proofs_of(headers),
+                                           audiences)
         else:
             outcome = handle_introspection(self.issuer, ctx, form, headers.get("authorization"),
                                            duplicated)
@@ -190,8 +195,16 @@ class Router:
                                      "error_description": "fault injected by devidp"}, headers)
 
 
-def _form(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bool]:
-    """The form's first values, and whether any parameter appeared more than once."""
+def _repeatable(body: bytes, name: str) -> tuple[str, ...]:
+    """Every value of form parameter ``name`` (token exchange's ``audience`` repeats)."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return tuple(dict.fromkeys(v for k, v in pairs if k == name))
+
+
+def _form(headers: Mapping[str, str], body: bytes,
+          repeatable: tuple[str, ...] = ()) -> tuple[dict[str, str], bool]:
+    """The form's first values, and whether any parameter (other than those
+    ``repeatable``) appeared more than once."""
     ctype = headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         return {}, False
@@ -202,7 +215,8 @@ def _form(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bool
     form: dict[str, str] = {}
     for key, value in pairs:
         form.setdefault(key, value)
-    return form, len(form) != len(pairs)
+    counted = sum(1 for key, _ in pairs if key not in repeatable)
+    return form, len([k for k in form if k not in repeatable]) != counted
 
 
 def _named_client(form: Mapping[str, str], headers: Mapping[str, str]) -> str | None:

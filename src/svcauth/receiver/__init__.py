@@ -1,7 +1,8 @@
 """Receiver side: verify bearer tokens and decide who may call.
 
 ``KeySet`` (``StaticKeySet``, ``RemoteKeySet``) → ``Verifier`` (+ ``VerifiedTokenCache``)
-→ ``Claims`` → ``ServicePolicy`` / ``UserPolicy`` → ``ServiceIdentity`` / ``UserIdentity``.
+→ ``Claims`` → ``ServicePolicy`` / ``UserPolicy`` / ``OnBehalfOfPolicy`` → ``ServiceIdentity`` /
+``UserIdentity`` / ``OnBehalfOfIdentity``.
 ``IntrospectionVerifier`` asks the provider instead (RFC 7662). ``Guard`` ties a verifier
 and a policy to the ``Authorization`` header for the framework integrations.
 
@@ -16,6 +17,7 @@ from ._dpop import DPoPNonces, DPoPSettings, ReplayCache
 from ._guard import AuthDecision, Guard
 from ._introspection import IntrospectionVerifier
 from ._keyset import KeySet, StaticKeySet
+from ._on_behalf_of import OnBehalfOfIdentity, OnBehalfOfPolicy
 from ._policy import (
     ServiceIdentity,
     ServicePolicy,
@@ -37,6 +39,8 @@ __all__ = [
     "Guard",
     "IntrospectionVerifier",
     "KeySet",
+    "OnBehalfOfIdentity",
+    "OnBehalfOfPolicy",
     "Refusal",
     "RemoteKeySet",
     "ReplayCache",
