@@ -7,10 +7,13 @@ Client (aiohttp's own ``ClientSession(middlewares=...)`` extension point)::
     async with aiohttp.ClientSession(middlewares=(BearerAuthMiddleware(tokens),)) as http:
         await http.post("http://127.0.0.1:8082/api/notifications/order", json={...})
 
-On a 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no error) the
-token is dropped from the cache and the request is sent once more with a fresh one, when its
-body can be replayed (no body, bytes, text, JSON, url-encoded form); a streamed body (async
-iterator, file) is never sent twice. A 403 is never retried. The token goes only to the
+The headers come from the source's credential for the request (``Bearer``, or ``DPoP`` with a
+proof when the source has a DPoP key; a DPoP ``use_dpop_nonce`` 401 is resent once with the
+server's nonce). On a 401 whose ``WWW-Authenticate`` says ``error="invalid_token"`` (or names no
+error) the request is sent once more with a fresh token when the source's no-storm rule agrees
+(see :mod:`svcauth.httpx`) and its body can be replayed (no body, bytes, text, JSON,
+url-encoded form); a streamed body (async iterator, file) is never sent twice. A 403 is never
+retried. The token goes only to the
 origins given (by default, the origin of the first request), so a redirect to another host
 never carries it (aiohttp drops ``Authorization`` there, and the middleware, which runs for
 every hop, does not put it back).
@@ -51,7 +54,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without aiohttp 
 from yarl import URL
 
 from ._errors import SvcAuthError
-from .caller._challenge import should_retry_unauthorized
+from .caller._challenge import retry_unauthorized
+from .caller._credential import AuthorizingSource, Credential, authorizer_for
+from .caller._dpop import nonce_to_retry
 from .caller._source import TokenSource
 from .receiver._bearer import has_query_token, url_path
 from .receiver._guard import Guard
@@ -75,18 +80,21 @@ def _replayable(request: ClientRequest) -> bool:
     return body == b"" or isinstance(body, BytesPayload)
 
 
-async def _authorize(request: ClientRequest, source: TokenSource) -> str:
-    """Put the source's token on ``request``; the one place the header is written."""
-    token = await source.atoken()
-    request.headers[hdrs.AUTHORIZATION] = f"Bearer {token}"
-    return token
+async def _authorize(request: ClientRequest, source: AuthorizingSource) -> Credential:
+    """Put the source's credential for ``request`` on it (``Authorization``, and a ``DPoP``
+    proof when the source has a DPoP key); the one place the headers are written."""
+    credential = await source.aauthorize(request.method, str(request.url.with_query(None)))
+    credential.apply(request.headers)
+    return credential
 
 
-def _retry(response: ClientResponse, *, replayable: bool) -> bool:
-    """Whether to send once more with a fresh token; the one place this is decided."""
-    return replayable and should_retry_unauthorized(
-        response.status, response.headers.get(hdrs.WWW_AUTHENTICATE)
-    )
+def _retry(source: TokenSource, credential: Credential, response: ClientResponse, *,
+           replayable: bool) -> bool:
+    """Whether to send once more with a fresh token; the one place this is decided: a 401
+    worth a retry that the source's no-storm rule agrees to (``retry_unauthorized``)."""
+    return retry_unauthorized(
+        source, credential.token, response.status, response.headers.get(hdrs.WWW_AUTHENTICATE),
+        url=str(response.url.with_query(None))) and replayable
 
 
 class BearerAuthMiddleware:
@@ -99,6 +107,7 @@ class BearerAuthMiddleware:
 
     def __init__(self, source: TokenSource, *, origins: Iterable[str] | None = None) -> None:
         self.source = source
+        self._authorizer = authorizer_for(source)
         self._origins: frozenset[URL] | None = (
             None if origins is None else frozenset(URL(o).origin() for o in origins)
         )
@@ -118,13 +127,18 @@ class BearerAuthMiddleware:
             return await handler(request)
         # Decided before sending: the send itself consumes a streamed body.
         replayable = _replayable(request)
-        token = await _authorize(request, self.source)
+        credential = await _authorize(request, self._authorizer)
         response = await handler(request)
-        if not _retry(response, replayable=replayable):
+        if credential.scheme == "DPoP" and "DPoP-Nonce" in response.headers:
+            self._authorizer.accept_nonce(str(request.url), response.headers["DPoP-Nonce"])
+            if nonce_to_retry(response.status, response.headers) and replayable:
+                response.release()
+                credential = await _authorize(request, self._authorizer)
+                response = await handler(request)
+        if not _retry(self.source, credential, response, replayable=replayable):
             return response
-        self.source.invalidate(token)
         response.release()
-        await _authorize(request, self.source)
+        await _authorize(request, self._authorizer)
         return await handler(request)
 
 
