@@ -71,6 +71,10 @@ def _serve(args: argparse.Namespace) -> int:
         from .notification_service.app import create_app as notification_app
 
         app = notification_app(config)
+    elif args.service == "order-events-worker":
+        from .broker.worker_app import create_app as worker_app
+
+        app = worker_app(config, delivery_limit=int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5")))
     else:
         from .shop_api.app import create_app as shop_app
 
@@ -170,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--runs", type=int, help="with --every: stop after this many runs")
 
     serve = sub.add_parser("serve", help="serve one service (what `up` starts)")
-    serve.add_argument("service", choices=("notification-service", "shop-api"))
+    serve.add_argument("service", choices=("notification-service", "shop-api",
+                                           "order-events-worker"))
     serve.add_argument("--no-dispatcher", action="store_true", help="shop-api without dispatcher")
     _add_listen(serve)
 

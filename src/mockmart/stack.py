@@ -123,6 +123,10 @@ class StackOptions:
     """Remove databases, mail and logs a previous run left in ``run_dir`` first."""
     idp: str = "dev"
     """``dev`` (the embedded DevIdP, in this process) or ``keycloak`` (a real local one)."""
+    broker: bool = False
+    """Order events through a local RabbitMQ node (outbox relay + order-events worker)."""
+    delivery_limit: int = 5
+    """With ``broker``: deliveries of a poison message before it is dead-lettered."""
 
 
 class Stack:
@@ -141,6 +145,12 @@ class Stack:
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
         self.shops: list[ServiceProcess] = []
+        self.broker: Any = None
+        """With ``options.broker``: the :class:`mockmart.broker.part.BrokerPart`."""
+        if options.broker:
+            from .broker.part import BrokerPart
+
+            self.broker = BrokerPart(self, options.delivery_limit)
 
     # -- configuration handed to the children ---------------------------------------------
 
@@ -173,6 +183,8 @@ class Stack:
             env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
+        if self.broker is not None and self.broker.node is not None:
+            env.update(self.broker.service_env())
         return env
 
     @property
@@ -203,6 +215,9 @@ class Stack:
         try:
             progress("identity provider" if self.dev else "Keycloak (tens of seconds)")
             self.idp.start()
+            if self.broker is not None:
+                progress("RabbitMQ node (tens of seconds)")
+                self.broker.start_node()
             progress("SMTP sink")
             self.smtp = ServiceProcess(
                 "smtp-sink", ["smtp-sink", "--mail-dir", str(self.mail_dir)], env={},
@@ -219,6 +234,9 @@ class Stack:
             for i in range(opts.shop_replicas):
                 progress("shop-api" if opts.shop_replicas == 1 else f"shop-api replica {i + 1}")
                 self.add_shop(port=opts.shop_port if i == 0 else 0)
+            if self.broker is not None:
+                progress("order-events worker")
+                self.broker.start_worker()
         except BaseException:
             self.stop()
             raise
@@ -238,6 +256,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every child (SIGTERM, then SIGKILL) and the identity provider."""
+        if self.broker is not None:
+            self.broker.stop()
         for proc in [*reversed(self.shops), self.notification, self.smtp]:
             if proc is not None:
                 proc.stop()

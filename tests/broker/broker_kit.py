@@ -70,3 +70,28 @@ def token_source(idp_token_endpoint: str, client_id: str,
     return CachingTokenSource(ClientCredentialsSource(ClientConfig(
         client_id=client_id, auth=ClientSecretBasic(env[client_secret_variable(client_id)]),
         token_endpoint=idp_token_endpoint)))
+
+
+def start_stack(options):  # type: ignore[no-untyped-def]
+    """A started MockMart stack with ``options.broker``; skip (fail in CI) when RabbitMQ
+    cannot be had."""
+    from mockmart.stack import Stack
+
+    stack = Stack(options)
+    try:
+        return stack.start()
+    except BrokerUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"RabbitMQ is required in CI: {exc}", pytrace=False)
+        pytest.skip(f"RabbitMQ unavailable here: {exc}")
+
+
+def queue_depth(node: BrokerNode, queue: str) -> int:
+    """Messages ready in ``queue`` (a passive declare as the node's password admin)."""
+    import pika
+
+    params = pika.ConnectionParameters(
+        "127.0.0.1", node.port, credentials=pika.PlainCredentials("admin", node.admin_password))
+    with pika.BlockingConnection(params) as conn:
+        result = conn.channel().queue_declare(queue, passive=True)
+        return int(result.method.message_count)

@@ -13,9 +13,15 @@ connection happens within a test's time.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# The MockMart delivery checks (checkouts, "each order mailed once") live with the fault
+# tests; the broker's MockMart tests use the same ones.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 from broker_kit import WORKER_LIFETIME, start_node
 
 from mockmart.broker.node import BrokerNode

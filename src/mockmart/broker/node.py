@@ -107,7 +107,7 @@ class BrokerNode:
             + _erlang_binary(c.jwks_url) + "}]}]}].\n")
         (self.run_dir / "enabled_plugins").write_text("[rabbitmq_auth_backend_oauth2].\n")
 
-    def _script(self, *args: str, timeout: float = 180) -> str:
+    def _script(self, *args: str, timeout: float = 300) -> str:
         try:
             done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True,  # noqa: S603
                                   timeout=timeout, check=False)
