@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--idp", choices=("dev", "keycloak"), default="dev")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
     demo.add_argument("--run-dir", default="var/demo", help="databases, logs and mail (var/demo)")
+    demo.add_argument("--no-broker", dest="broker", action="store_false",
+                      help="order events over HTTP, without RabbitMQ (default: the broker when "
+                           "it can be had)")
 
     job = sub.add_parser("job", help="run a scheduled job")
     job.add_argument("name", choices=("cart-reminders",))

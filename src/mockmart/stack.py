@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,12 +212,13 @@ class Stack:
             for db in self.run_dir.glob("*.db*"):
                 db.unlink()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
         logs = self.run_dir / "logs"
         try:
             progress("identity provider" if self.dev else "Keycloak (tens of seconds)")
             self.idp.start()
             if self.broker is not None:
-                progress("RabbitMQ node (tens of seconds)")
+                progress("RabbitMQ node (boots while the services start)")
                 self.broker.start_node()
             progress("SMTP sink")
             self.smtp = ServiceProcess(

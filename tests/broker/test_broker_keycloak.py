@@ -29,7 +29,8 @@ from svcauth.caller import (
     ClientSecretBasic,
 )
 
-pytestmark = [pytest.mark.keycloak, pytest.mark.broker]
+# Keycloak starts in this module's first fixture: minutes on a loaded machine.
+pytestmark = [pytest.mark.keycloak, pytest.mark.broker, pytest.mark.timeout(900)]
 
 LIFETIME = 10
 REALM = "techstore-broker"

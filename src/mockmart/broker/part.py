@@ -4,11 +4,13 @@ the order-events worker, started after notification-service."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import httpx
 
 from ..processes import ServiceProcess, wait_http
+from ..tracing import SPAN_FILE_VAR
 from .node import BrokerNode, NodeConfig
 
 __all__ = ["WORKER_CLIENT", "BrokerPart"]
@@ -27,10 +29,12 @@ class BrokerPart:
         self.worker: ServiceProcess | None = None
 
     def start_node(self) -> BrokerNode:
-        """Start the node, trusting the stack's identity provider."""
+        """Begin the node's boot, trusting the stack's identity provider (the services start
+        meanwhile; :meth:`start_worker` waits for it)."""
         jwks = self.stack.idp.issuer + "/protocol/openid-connect/certs"
+        shutil.rmtree(self.stack.run_dir / "rabbitmq", ignore_errors=True)  # a fresh node
         self.node = BrokerNode(NodeConfig(jwks_url=jwks, delivery_limit=self.delivery_limit),
-                               self.stack.run_dir / "rabbitmq").start()
+                               self.stack.run_dir / "rabbitmq").begin()
         return self.node
 
     def service_env(self) -> dict[str, str]:
@@ -43,10 +47,13 @@ class BrokerPart:
     def start_worker(self) -> ServiceProcess:
         """Start the order-events worker and wait until it answers /healthz."""
         stack = self.stack
+        assert self.node is not None
+        self.node.wait()
         self.worker = ServiceProcess(
             WORKER_CLIENT, ["serve", WORKER_CLIENT],
             env={**stack.service_env(WORKER_CLIENT), **self.service_env(),
-                 "DATABASE_URL": stack._database(WORKER_CLIENT)},
+                 "DATABASE_URL": stack._database(WORKER_CLIENT),
+                 SPAN_FILE_VAR: str(stack.span_file(WORKER_CLIENT))},
             log_path=stack.run_dir / "logs" / f"{WORKER_CLIENT}.log").start()
         wait_http(self.worker.url + "/healthz", process=self.worker)
         return self.worker

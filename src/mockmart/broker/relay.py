@@ -21,6 +21,7 @@ from svcauth.amqp.aio_pika import AsyncTokenConnection
 
 from ..shop_api.dispatcher import DeliveryFailed
 from ..storage import OutboxEvent
+from ..tracing import current_context_headers
 from .topology import EXCHANGE
 
 __all__ = ["BrokerRelay", "message_id", "relay_for"]
@@ -66,8 +67,10 @@ class BrokerRelay:
 
         body = json.dumps({"eventId": message_id(event), "type": event.event_type,
                            **event.payload}).encode()
+        # The dispatcher's span is current: the worker's processing joins the checkout's trace.
         message = aio_pika.Message(body, message_id=message_id(event), type=event.event_type,
                                    content_type="application/json",
+                                   headers=dict(current_context_headers()),
                                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         try:
             exchange = await self._ready()

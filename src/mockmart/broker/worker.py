@@ -29,6 +29,7 @@ import httpx
 
 from svcauth.amqp.aio_pika import AsyncTokenConnection
 
+from ..tracing import span
 from .topology import QUEUE
 
 __all__ = ["OrderEventsWorker", "ProcessedEvents"]
@@ -125,7 +126,13 @@ class OrderEventsWorker:
                     payload = {"orderId": body["orderId"], "userEmail": body["userEmail"]}
                 except (ValueError, KeyError, TypeError) as exc:
                     raise Poison(f"malformed event ({type(exc).__name__})") from None
-                await self._post(event_id, payload)
+                headers = {str(k): str(v) for k, v in (message.headers or {}).items()
+                           if k in ("traceparent", "tracestate")}
+                with span(f"order-events-worker process {message.type or 'event'}",
+                          {"messaging.operation.type": "process",
+                           "messaging.message.id": event_id}, kind="CONSUMER",
+                          parent_headers=headers):
+                    await self._post(event_id, payload)
                 await asyncio.to_thread(self.processed.remember, event_id)
         except Poison as exc:
             count = int((message.headers or {}).get("x-delivery-count", 0) or 0)

@@ -19,6 +19,7 @@ from svcauth.httpx import BearerAuth
 
 from ..config import MockMartConfig
 from ..security import counting_token_source
+from ..tracing import TracingTransport, httpx_instrumented, trace_app
 from .worker import OrderEventsWorker, ProcessedEvents
 
 __all__ = ["create_app"]
@@ -41,8 +42,10 @@ def create_app(config: MockMartConfig, *, delivery_limit: int = 5) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        notification = httpx.AsyncClient(base_url=config.notification_url,
-                                         auth=BearerAuth(source), timeout=10.0)
+        # Traced by the httpx instrumentation when installed, else by the wrapping transport.
+        notification = httpx.AsyncClient(
+            base_url=config.notification_url, auth=BearerAuth(source), timeout=10.0,
+            transport=None if httpx_instrumented() else TracingTransport())
         worker = OrderEventsWorker(source, host=url.hostname or "127.0.0.1",
                                    port=url.port or 5672, notification=notification,
                                    processed=_processed(config.database_url),
@@ -58,6 +61,7 @@ def create_app(config: MockMartConfig, *, delivery_limit: int = 5) -> FastAPI:
             await notification.aclose()
 
     app = FastAPI(title="MockMart order-events-worker", version="1", lifespan=lifespan)
+    trace_app(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
