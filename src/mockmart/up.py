@@ -61,14 +61,17 @@ def run_up(args: argparse.Namespace) -> int:
 
     stack = Stack(StackOptions(
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
-        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp),
-        progress=progress)
+        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
+        broker=getattr(args, "broker", False)), progress=progress)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     try:
         stack.start(progress)
         print(try_it(stack), flush=True)
+        if stack.broker is not None:
+            print(f"RabbitMQ node {stack.broker.node.url} (order events; order-events-worker "
+                  f"{stack.broker.worker.url}/healthz); see docs/broker.md", flush=True)
         while not stop.wait(0.5):
             for proc in [stack.smtp, stack.notification, *stack.shops]:
                 if proc is not None and not proc.running():

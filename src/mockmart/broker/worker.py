@@ -72,8 +72,10 @@ class OrderEventsWorker:
 
     def __init__(self, source: Any, *, host: str, port: int, notification: httpx.AsyncClient,
                  processed: ProcessedEvents, delivery_limit: int = 5, prefetch: int = 20,
-                 retry_cap: float = 2.0) -> None:
-        self.broker = AsyncTokenConnection(source, host=host, port=port)
+                 retry_cap: float = 2.0, broker: Any = None) -> None:
+        # ``broker``: another connection maker with the same ``run``/``renewals``/
+        # ``reconnects`` (the benchmark's password-authenticated baseline).
+        self.broker = broker or AsyncTokenConnection(source, host=host, port=port)
         self.source = source
         self.notification = notification
         self.processed = processed
