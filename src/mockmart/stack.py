@@ -42,11 +42,12 @@ class KeycloakIdP:
     mint tokens: the demo counts token requests at the callers instead."""
 
     def __init__(self, realm_file: Path, env: Mapping[str, str], port: int,
-                 progress: Progress) -> None:
+                 progress: Progress, tracing_endpoint: str = "") -> None:
         from svcauth.keycloak import KeycloakConfig, LocalKeycloak
 
         self._kc = LocalKeycloak(KeycloakConfig(port=port, realm_files=(realm_file,),
-                                                env=dict(env)), progress=progress)
+                                                env=dict(env), tracing_endpoint=tracing_endpoint),
+                                 progress=progress)
         self.realm_name = "techstore"
         """The realm (the realm file's)."""
         self._started = False
@@ -128,6 +129,9 @@ class StackOptions:
     """Order events through a local RabbitMQ node (outbox relay + order-events worker)."""
     delivery_limit: int = 5
     """With ``broker``: deliveries of a poison message before it is dead-lettered."""
+    otlp_endpoint: str = ""
+    """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
+    (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
 
 
 class Stack:
@@ -140,7 +144,8 @@ class Stack:
         self.idp: Any
         """The identity provider: a ``DevIdP`` or a :class:`KeycloakIdP`."""
         if options.idp == "keycloak":
-            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress)
+            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress,
+                                   tracing_endpoint=options.otlp_endpoint)
         else:
             self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
         self.smtp: ServiceProcess | None = None
@@ -186,6 +191,8 @@ class Stack:
             env["NOTIFICATION_URL"] = self.notification.url
         if self.broker is not None and self.broker.node is not None:
             env.update(self.broker.service_env())
+        if self.options.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.options.otlp_endpoint
         return env
 
     @property
