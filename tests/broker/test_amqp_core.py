@@ -143,3 +143,18 @@ def test_operation_refusal_after_expiry_is_token_expired_and_other_closes_are_no
     assert isinstance(expired, InvalidTokenError) and expired.code == "token_expired"
     assert operation_refusal(404, "NOT_FOUND - no queue 'x'", {}, AUD, "consume", 0.0) is None
     assert operation_refusal(406, "PRECONDITION_FAILED", {}, AUD, "publish", 0.0) is None
+
+
+def test_public_names_are_exactly_these_sorted_and_documented() -> None:
+    import svcauth.amqp as amqp
+    import svcauth.amqp.aio_pika as aio_shell
+    import svcauth.amqp.pika as pika_shell
+
+    assert amqp.__all__ == sorted(amqp.__all__) == [
+        "BrokerAudience", "BrokerSettings", "Renewal", "RenewalPolicy", "TokenBinding",
+        "broker_scopes", "login_refusal", "operation_refusal"]
+    assert (pika_shell.__all__, aio_shell.__all__) == (["TokenConnection"],
+                                                       ["AsyncTokenConnection"])
+    for module in (amqp, pika_shell, aio_shell):
+        for name in module.__all__:
+            assert (getattr(module, name).__doc__ or "").strip(), name
