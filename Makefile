@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench bench-load soak fuzz clean venv up up-otel up-otel-keycloak
+.PHONY: demo test lint bench bench-load bench-broker soak fuzz clean venv up up-otel up-otel-keycloak
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ up-otel-keycloak: $(STAMP)
 	$(VENV)/bin/mockmart up --otel --idp keycloak
 
 test: $(STAMP)
+	@scripts/rabbitmq install || echo "rabbitmq-server unavailable: the broker tests skip (and fail with CI=true)"
 	@scripts/apt-ensure chromium:chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -57,6 +58,10 @@ bench-load: $(STAMP)
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
 	  || echo "wrk not installable here: bench/load.py uses its httpx load loop"
 	$(PY) bench/load.py $(BENCH_LOAD_ARGS)
+
+bench-broker: $(STAMP)
+	@scripts/rabbitmq install
+	$(PY) bench/broker.py
 
 soak: $(STAMP)
 	SVCAUTH_SOAK=1 $(PY) -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)

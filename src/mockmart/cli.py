@@ -71,6 +71,10 @@ def _serve(args: argparse.Namespace) -> int:
         from .notification_service.app import create_app as notification_app
 
         app = notification_app(config)
+    elif args.service == "order-events-worker":
+        from .broker.worker_app import create_app as worker_app
+
+        app = worker_app(config, delivery_limit=int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5")))
     else:
         from .shop_api.app import create_app as shop_app
 
@@ -161,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--notification-port", type=int, default=8082)
     up.add_argument("--smtp-port", type=int, default=2525)
     up.add_argument("--run-dir", default="var/up", help="databases, logs and mail (var/up)")
+    up.add_argument("--broker", action="store_true",
+                    help="order events through a local RabbitMQ node (docs/broker.md)")
     up.add_argument("--otel", action="store_true",
                     help="also start Zipkin (the tracing UI) and send every span there")
     up.add_argument("--zipkin-port", type=int, default=9411, help="Zipkin's port with --otel")
@@ -169,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--idp", choices=("dev", "keycloak"), default="dev")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
     demo.add_argument("--run-dir", default="var/demo", help="databases, logs and mail (var/demo)")
+    demo.add_argument("--no-broker", dest="broker", action="store_false",
+                      help="order events over HTTP, without RabbitMQ (default: the broker when "
+                           "it can be had)")
 
     job = sub.add_parser("job", help="run a scheduled job")
     job.add_argument("name", choices=("cart-reminders",))
@@ -176,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--runs", type=int, help="with --every: stop after this many runs")
 
     serve = sub.add_parser("serve", help="serve one service (what `up` starts)")
-    serve.add_argument("service", choices=("notification-service", "shop-api"))
+    serve.add_argument("service", choices=("notification-service", "shop-api",
+                                           "order-events-worker"))
     serve.add_argument("--no-dispatcher", action="store_true", help="shop-api without dispatcher")
     _add_listen(serve)
 

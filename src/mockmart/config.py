@@ -96,6 +96,9 @@ class MockMartConfig:
     """Cap of the dispatcher's exponential backoff, seconds (``MOCKMART_RETRY_MAX_DELAY``)."""
     dispatcher_poll: float = 0.2
     """Seconds the dispatcher sleeps when the outbox has nothing due (``MOCKMART_DISPATCH_POLL``)."""
+    broker_url: str | None = None
+    """``amqp://127.0.0.1:PORT/`` of the RabbitMQ node (``MOCKMART_BROKER_URL``): when set,
+    the outbox relay publishes there and the order-events worker delivers (docs/broker.md)."""
 
     @property
     def _realm_path(self) -> str:
@@ -158,4 +161,5 @@ class MockMartConfig:
             allowed_order_clients=frozenset(c.strip() for c in clients.split(",") if c.strip()),
             retry_max_delay=float(get("MOCKMART_RETRY_MAX_DELAY", str(cls.retry_max_delay))),
             dispatcher_poll=float(get("MOCKMART_DISPATCH_POLL", str(cls.dispatcher_poll))),
+            broker_url=source.get("MOCKMART_BROKER_URL") or None,
         )

@@ -170,6 +170,11 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
 
     # 6. what the identity provider (or, on Keycloak, the callers) counted
     _counts(stack, r, say)
+
+    if stack.broker is not None:  # 7. what went through RabbitMQ
+        from .broker.demo_part import report_broker
+
+        report_broker(stack, r, say, len(orders), stack.started_at)
     return r
 
 
@@ -261,8 +266,18 @@ def run_demo(args: argparse.Namespace) -> int:
             print("  " + line, flush=True)
 
     started = time.monotonic()
-    stack = Stack(StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp),
-                  progress=progress)
+    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp)
+    from .broker.node import BrokerNode
+
+    if getattr(args, "broker", True) and BrokerNode.available():
+        from .broker.demo_part import demo_realm
+
+        options.broker = True
+        options.realm_file = demo_realm(options.realm_file, run_dir)
+    elif getattr(args, "broker", True):
+        print("mockmart demo: RabbitMQ not installed and not installable here (needs root and "
+              "apt-get): order events go over HTTP, without the broker", file=sys.stderr)
+    stack = Stack(options, progress=progress)
     try:
         stack.start(progress)
         if interactive:

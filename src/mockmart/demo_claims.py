@@ -27,17 +27,19 @@ HEADING = "shop-api's service token, as notification-service verified it:"
 """The line above the printed claims."""
 
 
-def shop_api_claim_problems(claims: Mapping[str, Any] | None) -> list[str]:
-    """What is wrong with the recorded claims of shop-api's token (empty: as the realm says)."""
+def shop_api_claim_problems(claims: Mapping[str, Any] | None,
+                            caller: str = "shop-api") -> list[str]:
+    """What is wrong with the recorded claims of ``caller``'s token (shop-api's; the
+    order-events worker's when the events go through the broker); empty: as the realm says."""
     if not claims:
         return ["no caller claims were recorded with the first order notification"]
     problems = []
-    if not claims.get("azp") == claims.get("client_id") == "shop-api":
+    if not claims.get("azp") == claims.get("client_id") == caller:
         problems.append(f"azp/client_id are {claims.get('azp')!r}/{claims.get('client_id')!r}, "
-                        "expected 'shop-api'")
-    if claims.get("preferred_username") != "service-account-shop-api":
+                        f"expected {caller!r}")
+    if claims.get("preferred_username") != f"service-account-{caller}":
         problems.append(f"preferred_username is {claims.get('preferred_username')!r}, "
-                        "expected 'service-account-shop-api'")
+                        f"expected 'service-account-{caller}'")
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if "notification-service" not in audiences:
@@ -72,7 +74,9 @@ def show_shop_api_token_claims(stack: Any, result: Any, say: Callable[[str], Non
     result.data["notifications_listed"] = {"reader": READER, "status": response.status_code,
                                            "count": len(rows)}
     result.data["shop_api_token_claims"] = claims
-    for problem in shop_api_claim_problems(claims):
+    caller = "order-events-worker" if getattr(stack, "broker", None) is not None else "shop-api"
+    result.data["notification_caller"] = caller
+    for problem in shop_api_claim_problems(claims, caller):
         result.expect(False, problem)
     say(f"{READER} (private_key_jwt, role notifications:read) listed {len(rows)} notifications: "
         f"HTTP {response.status_code}")
@@ -80,6 +84,6 @@ def show_shop_api_token_claims(stack: Any, result: Any, say: Callable[[str], Non
         return
     say(f"first order notification: {first['id']} (order {first['orderId']}, caller "
         f"{first['caller']})")
-    say(HEADING)
+    say(HEADING if caller == "shop-api" else HEADING.replace("shop-api", caller))
     for line in json.dumps(claims, indent=2).splitlines():
         say("    " + line)

@@ -26,6 +26,8 @@ def peer_names(stack: Any) -> dict[str, str]:
         peers[_address(shop.url)] = "shop-api"
     if stack.smtp is not None:
         peers[f"127.0.0.1:{stack.smtp.port}"] = "smtp"
+    if stack.broker is not None and stack.broker.worker is not None:
+        peers[_address(stack.broker.worker.url)] = "order-events-worker"
     return peers
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,10 @@ class StackOptions:
     """Remove databases, mail and logs a previous run left in ``run_dir`` first."""
     idp: str = "dev"
     """``dev`` (the embedded DevIdP, in this process) or ``keycloak`` (a real local one)."""
+    broker: bool = False
+    """Order events through a local RabbitMQ node (outbox relay + order-events worker)."""
+    delivery_limit: int = 5
+    """With ``broker``: deliveries of a poison message before it is dead-lettered."""
     otlp_endpoint: str = ""
     """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
     (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
@@ -146,6 +151,12 @@ class Stack:
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
         self.shops: list[ServiceProcess] = []
+        self.broker: Any = None
+        """With ``options.broker``: the :class:`mockmart.broker.part.BrokerPart`."""
+        if options.broker:
+            from .broker.part import BrokerPart
+
+            self.broker = BrokerPart(self, options.delivery_limit)
 
     # -- configuration handed to the children ---------------------------------------------
 
@@ -178,6 +189,8 @@ class Stack:
             env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
+        if self.broker is not None and self.broker.node is not None:
+            env.update(self.broker.service_env())
         if self.options.otlp_endpoint:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.options.otlp_endpoint
         return env
@@ -206,10 +219,14 @@ class Stack:
             for db in self.run_dir.glob("*.db*"):
                 db.unlink()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
         logs = self.run_dir / "logs"
         try:
             progress("identity provider" if self.dev else "Keycloak (tens of seconds)")
             self.idp.start()
+            if self.broker is not None:
+                progress("RabbitMQ node (boots while the services start)")
+                self.broker.start_node()
             progress("SMTP sink")
             self.smtp = ServiceProcess(
                 "smtp-sink", ["smtp-sink", "--mail-dir", str(self.mail_dir)], env={},
@@ -226,6 +243,9 @@ class Stack:
             for i in range(opts.shop_replicas):
                 progress("shop-api" if opts.shop_replicas == 1 else f"shop-api replica {i + 1}")
                 self.add_shop(port=opts.shop_port if i == 0 else 0)
+            if self.broker is not None:
+                progress("order-events worker")
+                self.broker.start_worker()
         except BaseException:
             self.stop()
             raise
@@ -245,6 +265,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every child (SIGTERM, then SIGKILL) and the identity provider."""
+        if self.broker is not None:
+            self.broker.stop()
         for proc in [*reversed(self.shops), self.notification, self.smtp]:
             if proc is not None:
                 proc.stop()

@@ -76,6 +76,7 @@ def run_up(args: argparse.Namespace) -> int:
     stack = Stack(StackOptions(
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
         notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
+        broker=getattr(args, "broker", False),
         otlp_endpoint=backend.otlp_endpoint if backend is not None else ""),
         progress=progress)
     stop = threading.Event()
@@ -89,6 +90,9 @@ def run_up(args: argparse.Namespace) -> int:
                 setup_tracing("devidp", {"OTEL_EXPORTER_OTLP_ENDPOINT": backend.otlp_endpoint})
         stack.start(progress)
         print(try_it(stack), flush=True)
+        if stack.broker is not None:
+            print(f"RabbitMQ node {stack.broker.node.url} (order events; order-events-worker "
+                  f"{stack.broker.worker.url}/healthz); see docs/broker.md", flush=True)
         if backend is not None:
             print(tracing_note(backend), flush=True)
         while not stop.wait(0.5):

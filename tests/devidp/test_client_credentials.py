@@ -31,8 +31,13 @@ REALM_ROLES = {"roles": ["default-roles-techstore", "offline_access", "uma_autho
 # audience-resolve mapper (every other client holding a role in the token), plus the
 # client's own oidc-audience-mapper (reporting-job: notification-service, without a role).
 EXPECTED: dict[str, tuple[Any, dict[str, Any]]] = {
-    "shop-api": (["notification-service", "account"],
-                 {"notification-service": {"roles": ["notifications:send"]}, "account": ACCOUNT}),
+    "shop-api": (["notification-service", "rabbitmq", "account"],
+                 {"notification-service": {"roles": ["notifications:send"]},
+                  "rabbitmq": {"roles": ["rabbitmq.write:*/orders"]}, "account": ACCOUNT}),
+    "order-events-worker": (["notification-service", "rabbitmq", "account"],
+                            {"notification-service": {"roles": ["notifications:send"]},
+                             "rabbitmq": {"roles": ["rabbitmq.read:*/orders"]},
+                             "account": ACCOUNT}),
     "cart-reminder-job": (["notification-service", "account"],
                           {"notification-service": {"roles": ["notifications:send"]},
                            "account": ACCOUNT}),
@@ -43,6 +48,8 @@ EXPECTED: dict[str, tuple[Any, dict[str, Any]]] = {
                        {"notification-service": {"roles": ["notifications:read"]},
                         "account": ACCOUNT}),
 }
+
+BROKER_SCOPES = {"shop-api": {"rabbitmq_scopes"}, "order-events-worker": {"rabbitmq_scopes"}}
 
 
 def _token_for(idp: DevIdP, env: dict[str, str], client_id: str) -> dict[str, Any]:
@@ -79,7 +86,9 @@ def test_service_token_claims_match_the_realm(idp: DevIdP, dev_env: dict[str, st
     assert set(claims) == {"exp", "iat", "jti", "iss", "aud", "sub", "typ", "azp", "acr",
                            "realm_access", "resource_access", "scope", "clientHost",
                            "email_verified", "preferred_username", "clientAddress",
-                           "client_id"}
+                           "client_id"} | BROKER_SCOPES.get(client_id, set())
+    if client_id in BROKER_SCOPES:  # the realm's client-role mapper of the rabbitmq client
+        assert claims["rabbitmq_scopes"] == resource_access["rabbitmq"]["roles"]
 
 
 def test_token_response_has_keycloaks_fields(idp: DevIdP, dev_env: dict[str, str]) -> None:

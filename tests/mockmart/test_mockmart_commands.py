@@ -32,8 +32,9 @@ def _shop_api_token_claims(report: dict[str, object]) -> tuple[object, ...]:
 EXPECTED_SHOP_API_CLAIMS = (
     "shop-api", "shop-api", "service-account-shop-api",
     {"notification-service": {"roles": ["notifications:send"]},
+     "rabbitmq": {"roles": ["rabbitmq.write:*/orders"]},
      "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]}},
-    {"notification-service", "account"}, 300)
+    {"notification-service", "rabbitmq", "account"}, 300)
 
 
 def _mockmart_processes_using(marker: str) -> list[int]:
@@ -56,7 +57,7 @@ def _mockmart_processes_using(marker: str) -> list[int]:
 def test_demo_json_reports_every_expectation_and_leaves_nothing_running(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
     done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--json",
-                           "--run-dir", str(run_dir)], capture_output=True, text=True,
+                           "--no-broker", "--run-dir", str(run_dir)], capture_output=True, text=True,
                           timeout=180, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = json.loads(done.stdout)
@@ -115,7 +116,7 @@ def test_up_serves_until_interrupted_then_stops_everything(tmp_path: Path) -> No
 def test_demo_runs_the_same_story_against_a_real_keycloak(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo-kc"
     done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--idp", "keycloak",
-                           "--json", "--run-dir", str(run_dir)], capture_output=True, text=True,
+                           "--json", "--no-broker", "--run-dir", str(run_dir)], capture_output=True, text=True,
                           timeout=600, check=False)
     if done.returncode != 0 and "keycloak_unavailable" in done.stderr and os.environ.get(
             "CI", "").lower() not in ("1", "true", "yes"):

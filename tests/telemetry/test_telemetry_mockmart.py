@@ -101,7 +101,8 @@ def test_span_file_round_trip(otel: Otel, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_mockmart_demo_prints_the_first_checkouts_trace(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--run-dir", str(run_dir)],
+    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--no-broker", "--run-dir",
+                           str(run_dir)],
                           capture_output=True, text=True, timeout=240, check=False)
     out = done.stdout
     assert "trace of the first checkout" in out, out[-3000:] + done.stderr[-2000:]

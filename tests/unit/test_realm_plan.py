@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {"SHOP_API_CLIENT_SECRET": "dev-shop", "NOTIFICATION_SERVICE_CLIENT_SECRET": "dev-notif",
        "CART_REMINDER_JOB_CLIENT_SECRET": "dev-cart", "PAYMENT_PROVIDER_CLIENT_SECRET": "dev-pay",
        "REPORTING_JOB_CLIENT_SECRET": "dev-rep", "ALICE_PASSWORD": "dev-alice",
-       "PAYMENT_GATEWAY_DPOP_CLIENT_SECRET": "dev-dpop"}
+       "PAYMENT_GATEWAY_DPOP_CLIENT_SECRET": "dev-dpop",
+       "ORDER_EVENTS_WORKER_CLIENT_SECRET": "dev-worker", "RABBITMQ_CLIENT_SECRET": "dev-rmq"}
 
 
 def _doc() -> dict[str, Any]:
@@ -93,10 +94,12 @@ def test_roles_scopes_mappers_and_mappings_are_added_and_removed() -> None:
                            roles={"notifications:send": "old text", "notifications:purge": None})
     current = _with_client(current, "shop-api",
                            default_scopes=shop.default_scopes - {"service_account"} | {"phone"},
-                           mappers={"stray": {"protocolMapper": "oidc-audience-mapper",
+                           mappers={**shop.mappers,
+                                    "stray": {"protocolMapper": "oidc-audience-mapper",
                                               "config": {}}},
                            account_client_roles=frozenset({"notification-service:notifications:read",
-                                                           "realm-management:view-users"}))
+                                                           "realm-management:view-users",
+                                                           "rabbitmq:rabbitmq.write:*/orders"}))
     assert notif.roles["notifications:send"] == "Send order and reminder notifications"
     assert _lines(desired, current) == [
         "+ client shop-api defaultClientScopes service_account",

@@ -73,7 +73,7 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         guards = shop_guards(config)
     db = store if store is not None else open_store(config.database_url)
     worker = f"{socket.gethostname()}-{os.getpid()}"
-    state: dict[str, Dispatcher] = {}
+    state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +81,13 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
             yield
             return
         client = NotificationClient(config.notification_url, guards.outgoing)
-        state["d"] = Dispatcher(db, client.deliver, worker=worker, poll=config.dispatcher_poll,
+        deliver = client.deliver
+        if config.broker_url:  # the outbox relay: the broker is the transport (docs/broker.md)
+            from ..broker.relay import relay_for
+
+            state["relay"] = relay_for(config.broker_url, guards.outgoing)
+            deliver = state["relay"].deliver
+        state["d"] = Dispatcher(db, deliver, worker=worker, poll=config.dispatcher_poll,
                                 max_delay=config.retry_max_delay)
         stop = asyncio.Event()
         task = asyncio.create_task(state["d"].run(stop))
@@ -91,6 +97,8 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
             stop.set()
             await task
             await client.aclose()
+            if "relay" in state:
+                await state["relay"].aclose()
 
     app = FastAPI(title="MockMart shop-api", version="1", lifespan=lifespan, **fastapi_options())
     trace_app(app)
@@ -122,6 +130,7 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
         return {"status": "ok", "service": "shop-api", "worker": worker, "outbox": stats,
                 "dispatcher": None if d is None else {"delivered": d.delivered,
                                                       "failures": d.failures},
+                "broker": state["relay"].stats() if "relay" in state else None,
                 "jwks_fetches": guards.jwks_fetches() if guards.jwks_fetches else None,
                 "token_fetches": guards.token_fetches() if guards.token_fetches else None}
 

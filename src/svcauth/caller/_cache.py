@@ -217,6 +217,12 @@ class CachingTokenSource:
         entry = self._entry
         return entry.snap.token if entry is not None else None
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the cached tokens' times are on (``Token.issued_at``/``expires_at``);
+        what a long-lived connection (:mod:`svcauth.amqp`) schedules its renewals with."""
+        return self._clock
+
     def remaining_lifetime(self) -> float | None:
         """Seconds until the cached token expires (negative once expired), ``None`` when
         nothing is cached; read by the remaining-lifetime metric, never on the hot path."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from .._placeholders import resolve_placeholders
+from ._role_mapper import RoleClaim, role_claims
 
 RoleRef = tuple[str | None, str]
 """A role: ``(None, name)`` for a realm role, ``(client_id, name)`` for a client role."""
@@ -55,6 +56,8 @@ class Client:
     """Public keys from ``jwks.string`` (when ``use.jwks.string`` is true)."""
     added_audiences: tuple[str, ...] = ()
     """Audiences its ``oidc-audience-mapper`` protocol mappers put in access tokens."""
+    role_claims: tuple[RoleClaim, ...] = ()
+    """Its ``oidc-usermodel-client-role-mapper`` mappers (see :mod:`._role_mapper`)."""
 
     def token_lifespan(self, realm_default: int) -> int:
         """Access-token lifetime: the ``access.token.lifespan`` attribute or the realm's."""
@@ -193,6 +196,7 @@ def _client(rep: Mapping[str, Any]) -> Client:
         attributes=attrs,
         jwks=jwks,
         added_audiences=_added_audiences(rep),
+        role_claims=role_claims(rep),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._jws import b64url_encode
 from ._realm import Client, Realm, User
+from ._role_mapper import role_claim_values
 
 DEFAULT_TOKEN_SCOPES: tuple[str, ...] = ("email", "profile")
 """Default client scopes that Keycloak names in the ``scope`` claim, in its order."""
@@ -131,6 +132,8 @@ def access_token_claims(grant: Grant, *, lifetime: int, jti: str | None = None) 
     if resource_access:
         claims["resource_access"] = resource_access
     claims["scope"] = grant.scope
+    _, client_roles = grant.realm.effective_roles(grant.user)
+    claims.update(role_claim_values(grant.client.role_claims, client_roles))
     if grant.user.service_account_client is not None:
         claims["clientHost"] = grant.client_address
         claims["email_verified"] = False
