@@ -31,8 +31,10 @@ REALM_ROLES = {"roles": ["default-roles-techstore", "offline_access", "uma_autho
 # audience-resolve mapper (every other client holding a role in the token), plus the
 # client's own oidc-audience-mapper (reporting-job: notification-service, without a role).
 EXPECTED: dict[str, tuple[Any, dict[str, Any]]] = {
-    "shop-api": (["notification-service", "account"],
-                 {"notification-service": {"roles": ["notifications:send"]}, "account": ACCOUNT}),
+    "shop-api": (["notification-service", "inventory-service", "account"],
+                 {"notification-service": {"roles": ["notifications:send"]},
+                  "inventory-service": {"roles": ["inventory:read", "inventory:reserve"]},
+                  "account": ACCOUNT}),
     "cart-reminder-job": (["notification-service", "account"],
                           {"notification-service": {"roles": ["notifications:send"]},
                            "account": ACCOUNT}),
