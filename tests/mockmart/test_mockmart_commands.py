@@ -32,8 +32,9 @@ def _shop_api_token_claims(report: dict[str, object]) -> tuple[object, ...]:
 EXPECTED_SHOP_API_CLAIMS = (
     "shop-api", "shop-api", "service-account-shop-api",
     {"notification-service": {"roles": ["notifications:send"]},
+     "inventory-service": {"roles": ["inventory:read", "inventory:reserve"]},
      "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]}},
-    {"notification-service", "account"}, 300)
+    {"notification-service", "inventory-service", "account"}, 300)
 
 
 def _mockmart_processes_using(marker: str) -> list[int]:
