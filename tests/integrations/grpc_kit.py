@@ -307,3 +307,61 @@ def check(case: GrpcCase, outcome: Outcome, expected_response: Any) -> None:
     assert [k for k, _ in outcome.trailing if k.startswith("svcauth") or k in (
         "www-authenticate", "retry-after")] == (
         ["svcauth-error", "www-authenticate"] if case.challenge else ["svcauth-error"]), case.name
+
+
+# -- the MockMart edge: shop-api reserves stock at inventory-service over gRPC ------------
+
+INVENTORY = "mockmart.inventory.v1.Inventory"
+RESERVE = f"/{INVENTORY}/Reserve"
+CHECK = f"/{INVENTORY}/Check"
+READ_ROLE = "inventory-service:inventory:read"
+RESERVE_ROLE = "inventory-service:inventory:reserve"
+
+
+def inventory_guards(verifier: Any, realm: str = "techstore") -> MethodGuards:
+    """Reserve needs inventory:reserve, Check inventory:read; both callers must be shop-api."""
+    from svcauth.receiver import ServicePolicy
+
+    return MethodGuards({
+        RESERVE: ServicePolicy(allowed_clients=("shop-api",), required_roles={RESERVE_ROLE}),
+        CHECK: ServicePolicy(allowed_clients=("shop-api",), required_roles={READ_ROLE}),
+    }, verifier=verifier, realm=realm)
+
+
+class Stock:
+    """A tiny stock book shared by the sync and aio inventory handlers."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.levels = {"sku-1": 5}
+        self.reservations: list[tuple[str, str, int]] = []
+
+    def check(self, request: Any) -> Any:
+        with self.lock:
+            return {"sku": request["sku"], "available": self.levels.get(request["sku"], 0)}
+
+    def reserve(self, request: Any) -> Any:
+        caller = current_identity().client_id
+        with self.lock:
+            left = self.levels.get(request["sku"], 0) - request["quantity"]
+            if left < 0:
+                return {"reserved": False, "available": left + request["quantity"]}
+            self.levels[request["sku"]] = left
+            self.reservations.append((caller, request["sku"], request["quantity"]))
+            return {"reserved": True, "by": caller, "available": left}
+
+
+def inventory_handlers(stock: Stock, *, aio: bool = False) -> tuple[grpc.GenericRpcHandler, ...]:
+    kw = {"request_deserializer": loads, "response_serializer": dumps}
+    if aio:
+        async def check_(request: Any, context: Any) -> Any:
+            return stock.check(request)
+
+        async def reserve_(request: Any, context: Any) -> Any:
+            return stock.reserve(request)
+        methods = {"Check": check_, "Reserve": reserve_}
+    else:
+        methods = {"Check": lambda request, context: stock.check(request),
+                   "Reserve": lambda request, context: stock.reserve(request)}
+    return (grpc.method_handlers_generic_handler(INVENTORY, {
+        name: grpc.unary_unary_rpc_method_handler(fn, **kw) for name, fn in methods.items()}),)
