@@ -124,6 +124,7 @@ def test_aio_channel_takes_the_token_from_atoken_on_the_loop(idp: DevIdP,
     assert (first["by"], second["by"]) == ("shop-api", "shop-api")
     assert checked["sku"] == "sku-1"
     assert sync_calls == []
+    assert stock.reservations == [("shop-api", "sku-1", 1), ("shop-api", "sku-1", 1)]
     assert _token_requests(idp, "shop-api") == 1  # three concurrent calls, one fetch
 
 
@@ -159,7 +160,7 @@ def test_a_client_whose_token_is_not_for_inventory_service_is_unauthenticated(
 
 def test_a_caller_that_cannot_get_a_token_fails_before_sending(
         idp: DevIdP, inventory: tuple[str, Stock], caplog: pytest.LogCaptureFixture) -> None:
-    address, stock = inventory
+    address, _stock = inventory
     tokens = _tokens(idp, secret="not-the-secret")
     with caplog.at_level(logging.DEBUG), \
             grpc.secure_channel(address, local_channel_credentials(tokens)) as ch:

@@ -39,8 +39,8 @@ from ._client import (
     channel_credentials,
     local_channel_credentials,
 )
-from ._methods import PUBLIC, MethodGuards
-from ._refusal import ERROR_KEY, GrpcRefusal, grpc_refusal_for
+from ._methods import MethodGuards
+from ._refusal import GrpcRefusal, grpc_refusal_for
 from ._server import (
     AsyncServiceAuthInterceptor,
     ServiceAuthInterceptor,
@@ -49,8 +49,6 @@ from ._server import (
 )
 
 __all__ = [
-    "ERROR_KEY",
-    "PUBLIC",
     "AsyncServiceAuthInterceptor",
     "AsyncTokenCallCredentials",
     "GrpcRefusal",

@@ -22,13 +22,9 @@ from typing import Any
 from .._errors import ConfigurationError, ForbiddenError
 from ..receiver._guard import Guard
 
-__all__ = ["PUBLIC", "MethodGuards"]
+__all__ = ["MethodGuards"]
 
 log = logging.getLogger("svcauth.grpc")
-
-PUBLIC: None = None
-"""What :meth:`MethodGuards.guard_for` returns for a method served without authentication."""
-
 
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not key.startswith("/"):
@@ -107,8 +103,8 @@ class MethodGuards:
                 "found none (every call would be refused)")
 
     def guard_for(self, method: str) -> Guard[Any] | None:
-        """The guard deciding ``method``, or :data:`PUBLIC` (``None``) for a method served
-        without authentication.
+        """The guard deciding ``method``, or ``None`` for a method served without
+        authentication.
 
         Raises :class:`~svcauth.ForbiddenError` (``method_not_configured``) for a method no
         key matches, unless ``allow_unlisted_without_auth``.
@@ -122,7 +118,7 @@ class MethodGuards:
             if guard is not None:
                 return guard
         if method in self._public or self.allow_unlisted_without_auth:
-            return PUBLIC
+            return None
         raise ForbiddenError(
             "expected a gRPC method listed in MethodGuards, found one that is not (refused "
             "by default)", code="method_not_configured")
