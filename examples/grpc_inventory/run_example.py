@@ -27,8 +27,8 @@ def main() -> int:
     env_file = load_env_file(ROOT / "deploy" / "dev.env")
     with DevIdP(ROOT / "deploy" / "keycloak" / "techstore-realm.json", env=env_file) as idp:
         env = {**os.environ, "OIDC_ISSUER": idp.issuer}
-        server = subprocess.Popen([sys.executable, str(HERE / "inventory_service.py"), *extra],
-                                  env=env, stdout=subprocess.PIPE, text=True)
+        command = [sys.executable, str(HERE / "inventory_service.py"), *extra]
+        server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
         try:
             assert server.stdout is not None
             line = server.stdout.readline().strip()
@@ -41,7 +41,7 @@ def main() -> int:
             for client_id in ("shop-api", "cart-reminder-job"):
                 secret = env_file[client_id.upper().replace("-", "_") + "_CLIENT_SECRET"]
                 print(f"as {client_id}:", flush=True)
-                client = subprocess.run(
+                client = subprocess.run(  # noqa: S603 - our own scripts
                     [sys.executable, str(HERE / "shop_client.py"), target, *extra],
                     env={**env, "KEYCLOAK_CLIENT_ID": client_id, "KEYCLOAK_CLIENT_SECRET": secret},
                     timeout=60, check=False)
