@@ -161,3 +161,25 @@ def test_no_identity_outside_an_authenticated_call() -> None:
 def test_interceptor_needs_a_method_table() -> None:
     with pytest.raises(TypeError):
         ServiceAuthInterceptor(make_guard())  # type: ignore[arg-type]
+
+
+def test_wrapped_handlers_are_reused_per_method_and_bounded() -> None:
+    import grpc
+
+    from svcauth.grpc import _server
+
+    interceptor = ServiceAuthInterceptor(MethodGuards({SVC: make_guard()}, realm=REALM))
+
+    class Details:
+        def __init__(self, method: str) -> None:
+            self.method, self.invocation_metadata = method, ()
+
+    first = grpc.unary_unary_rpc_method_handler(lambda r, c: r)
+    a = interceptor.intercept_service(lambda d: first, Details(SVC + "A"))
+    assert interceptor.intercept_service(lambda d: first, Details(SVC + "A")) is a
+    second = grpc.unary_unary_rpc_method_handler(lambda r, c: r)  # a new handler: wrapped anew
+    b = interceptor.intercept_service(lambda d: second, Details(SVC + "A"))
+    assert b is not a and b.unary_unary is not second.unary_unary
+    for i in range(_server._CACHE_LIMIT + 10):
+        interceptor.intercept_service(lambda d: first, Details(f"{SVC}M{i}"))
+    assert len(interceptor._wrapped._entries) == _server._CACHE_LIMIT

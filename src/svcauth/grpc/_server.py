@@ -61,6 +61,29 @@ def _endpoint(method: str) -> str:
     return f"GRPC {method}"
 
 
+_CACHE_LIMIT = 1024
+
+
+class _Wrapped:
+    """Wrapped handlers by method, reused while the server hands out the same handler
+    object (generic and generated handlers do): no closures built per call. Bounded, so
+    made-up method names cannot grow it (past the limit, wrapping is done per call)."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, method: str, handler: Any, wrap: Callable[[], Any]) -> Any:
+        entry = self._entries.get(method)
+        if entry is not None and entry[0] is handler:
+            return entry[1]
+        wrapped = wrap()
+        if len(self._entries) < _CACHE_LIMIT or method in self._entries:
+            self._entries[method] = (handler, wrapped)
+        return wrapped
+
+
 # -- sync ----------------------------------------------------------------------------------
 
 def _abort_sync(context: grpc.ServicerContext, error: SvcAuthError, realm: str) -> None:
@@ -144,6 +167,7 @@ class ServiceAuthInterceptor(grpc.ServerInterceptor):
             raise TypeError("ServiceAuthInterceptor: expected MethodGuards, found "
                             f"{type(guards).__name__}")
         self.guards = guards
+        self._wrapped = _Wrapped()
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
@@ -159,7 +183,7 @@ class ServiceAuthInterceptor(grpc.ServerInterceptor):
             return _refusing_sync(handler, error, self.guards.realm)
         if guard is None:
             return handler
-        return _guarded_sync(handler, guard, method)
+        return self._wrapped.get(method, handler, lambda: _guarded_sync(handler, guard, method))
 
 
 # -- asyncio -------------------------------------------------------------------------------
@@ -262,6 +286,7 @@ class AsyncServiceAuthInterceptor(grpc.aio.ServerInterceptor):
             raise TypeError("AsyncServiceAuthInterceptor: expected MethodGuards, found "
                             f"{type(guards).__name__}")
         self.guards = guards
+        self._wrapped = _Wrapped()
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Any],
@@ -279,4 +304,4 @@ class AsyncServiceAuthInterceptor(grpc.aio.ServerInterceptor):
             return _refusing_async(handler, error, self.guards.realm)
         if guard is None:
             return handler
-        return _guarded_async(handler, guard, method)
+        return self._wrapped.get(method, handler, lambda: _guarded_async(handler, guard, method))
