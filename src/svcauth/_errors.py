@@ -23,7 +23,8 @@
         │                            audience_mismatch, token_type_invalid, token_inactive,
         │                            token_unprocessable                 -> 401 invalid_token
         └── ForbiddenError           not_service_account, not_user_token, unauthorized_service,
-                                     unauthorized_client, insufficient_scope   -> 403
+                                     unauthorized_client, insufficient_scope,
+                                     method_not_configured (svcauth.grpc)   -> 403
 
 Messages say what was expected and what was found. They never contain a token, a secret
 or a client assertion; of the claims they may name only the issuer and the caller's client
