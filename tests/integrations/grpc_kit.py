@@ -365,3 +365,7 @@ def inventory_handlers(stock: Stock, *, aio: bool = False) -> tuple[grpc.Generic
                    "Reserve": lambda request, context: stock.reserve(request)}
     return (grpc.method_handlers_generic_handler(INVENTORY, {
         name: grpc.unary_unary_rpc_method_handler(fn, **kw) for name, fn in methods.items()}),)
+
+
+STREAM_OK_SEND = {"client_id": "shop-api"}
+STREAM_OK_WATCH = [{"client_id": "shop-api", "i": 0}, {"client_id": "shop-api", "i": 1}]

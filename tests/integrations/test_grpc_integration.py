@@ -132,3 +132,19 @@ def test_unavailable_key_set_is_unavailable_with_retry_after(kind: str) -> None:
 
 def test_refusal_statuses_are_the_two_auth_codes() -> None:
     assert {c.code for c in GRPC_CASES} == {OK, UNAUTH, DENIED}
+
+
+def test_aio_server_runs_sync_handlers_in_a_thread_with_the_identity() -> None:
+    """grpc.aio with plain (sync) handlers: the wrapper awaits the guard on the loop and
+    runs the handler in a thread that sees the identity."""
+    from grpc_kit import STREAM_OK_SEND, STREAM_OK_WATCH
+
+    with aio_server(sync_notifications,
+                    lambda: [AsyncServiceAuthInterceptor(notification_guards())]) as address, \
+            grpc.insecure_channel(address) as ch:
+        send = call(ch, SEND, {}, metadata=_bearer())
+        watch = call(ch, WATCH, {"n": 2}, metadata=_bearer(), kind="unary_stream")
+        refused = call(ch, WATCH, {"n": 2}, metadata=[], kind="unary_stream")
+    assert (send.code, send.response) == (OK, STREAM_OK_SEND)
+    assert (watch.code, watch.response) == (OK, STREAM_OK_WATCH)
+    assert (refused.code, refused.trailer("svcauth-error")) == (UNAUTH, "token_missing")
