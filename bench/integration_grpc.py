@@ -249,8 +249,16 @@ def _in_process(guards: MethodGuards, metadata: Any, rounds: int, calls: int,
             got = await interceptor.intercept_service(lambda d: found(h), details)
             await got.unary_unary(b"x", context)
 
+    guard = guards.guard_for(AUTH + "Ping")
+    assert guard is not None
+    header = [metadata[0][1]]
+
+    def one_guard() -> None:
+        guard.authenticate(header, endpoint="GRPC /bench.Auth/Ping")
+
     loop = asyncio.new_event_loop()
     variants: dict[str, Callable[[], None]] = {
+        "guard_alone": lambda: [one_guard() for _ in range(calls)] and None,
         "sync_empty": lambda: [one_sync_empty() for _ in range(calls)] and None,
         "sync_svcauth": lambda: [one_sync_auth() for _ in range(calls)] and None,
         "aio_empty": lambda: loop.run_until_complete(loop_of(aio_empty, aio_empty_handler)),
@@ -259,8 +267,10 @@ def _in_process(guards: MethodGuards, metadata: Any, rounds: int, calls: int,
     seen = _run_rounds(variants, rounds, 1, rng, warm=2)
     loop.close()
     per_call = {k: [v / calls for v in vs] for k, vs in seen.items()}
+    guard_us = statistics.median(per_call["guard_alone"])
     return {api: {"empty_us": statistics.median(per_call[f"{api}_empty"]),
                   "svcauth_us": statistics.median(per_call[f"{api}_svcauth"]),
+                  "guard_alone_us": guard_us,
                   "added_us": statistics.median(per_call[f"{api}_svcauth"])
                   - statistics.median(per_call[f"{api}_empty"])}
             for api in ("sync", "aio")}
@@ -333,6 +343,7 @@ def main() -> int:
         row = hooks[key]
         print(f"  {label:<20} empty {row['empty_us']:6.2f} us   svcauth {row['svcauth_us']:6.2f} us"
               f"   added {row['added_us']:5.2f} us per call")
+    print(f"  Guard.authenticate alone (sync, same token): {hooks['sync']['guard_alone_us']:.2f} us")
     row = result["client"]
     print()
     print(f"caller, local channel: metadata= {row['base_us']:.1f} us, svcauth call "

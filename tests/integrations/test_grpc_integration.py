@@ -148,3 +148,13 @@ def test_aio_server_runs_sync_handlers_in_a_thread_with_the_identity() -> None:
     assert (send.code, send.response) == (OK, STREAM_OK_SEND)
     assert (watch.code, watch.response) == (OK, STREAM_OK_WATCH)
     assert (refused.code, refused.trailer("svcauth-error")) == (UNAUTH, "token_missing")
+
+
+def test_identity_never_outlives_its_call(channel: grpc.Channel) -> None:
+    """Authenticated calls, then public ones on the same worker threads / loop: none of the
+    public calls sees an identity."""
+    for _ in range(8):
+        assert call(channel, SEND, {}, metadata=_bearer()).code == OK
+        assert call(channel, WATCH, {"n": 1}, metadata=_bearer(), kind="unary_stream").code == OK
+    outcomes = [call(channel, HEALTH, {}) for _ in range(8)]
+    assert [o.response for o in outcomes] == [{"status": "SERVING", "identity": "none"}] * 8
