@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/telemetry.py
 	$(PY) bench/integration_aiohttp.py
 	$(PY) bench/integration_django.py
+	$(PY) bench/integration_grpc.py
 
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)

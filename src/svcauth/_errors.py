@@ -36,7 +36,8 @@
         │       │                                                    -> 401 invalid_dpop_proof
         │       └── UseDPoPNonceError  use_dpop_nonce                -> 401 use_dpop_nonce
         └── ForbiddenError           not_service_account, not_user_token, unauthorized_service,
-                                     unauthorized_client, insufficient_scope   -> 403
+                                     unauthorized_client, insufficient_scope,
+                                     method_not_configured (svcauth.grpc)   -> 403
 
 Messages say what was expected and what was found. They never contain a token, a secret
 or a client assertion; of the claims they may name only the issuer and the caller's client

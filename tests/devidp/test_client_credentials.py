@@ -31,9 +31,11 @@ REALM_ROLES = {"roles": ["default-roles-techstore", "offline_access", "uma_autho
 # audience-resolve mapper (every other client holding a role in the token), plus the
 # client's own oidc-audience-mapper (reporting-job: notification-service, without a role).
 EXPECTED: dict[str, tuple[Any, dict[str, Any]]] = {
-    "shop-api": (["notification-service", "rabbitmq", "account"],
+    "shop-api": (["notification-service", "rabbitmq", "inventory-service", "account"],
                  {"notification-service": {"roles": ["notifications:send"]},
-                  "rabbitmq": {"roles": ["rabbitmq.write:*/orders"]}, "account": ACCOUNT}),
+                  "rabbitmq": {"roles": ["rabbitmq.write:*/orders"]},
+                  "inventory-service": {"roles": ["inventory:read", "inventory:reserve"]},
+                  "account": ACCOUNT}),
     "order-events-worker": (["notification-service", "rabbitmq", "account"],
                             {"notification-service": {"roles": ["notifications:send"]},
                              "rabbitmq": {"roles": ["rabbitmq.read:*/orders"]},

@@ -82,7 +82,8 @@ def test_wrong_audience_names_the_role_or_mapper_fix(
                           ENV["SHOP_API_CLIENT_SECRET"], "--audience", "inventory-sync")
     assert (code, lines) == (1, [
         *_good(idp, "shop-api"),
-        "FAIL audience: aud is ['account', 'notification-service', 'rabbitmq'], expected 'inventory-sync' "
+        "FAIL audience: aud is ['account', 'inventory-service', 'notification-service', 'rabbitmq'], "
+        "expected 'inventory-sync' "
         "(fix: add a role of inventory-sync to shop-api's service account, or an audience mapper "
         "(oidc-audience-mapper, included.client.audience=inventory-sync) on shop-api)",
         "PASS service-account: client_id equals azp",

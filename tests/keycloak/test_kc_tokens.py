@@ -64,7 +64,9 @@ def test_seed_curl_request_returns_bearer_token_for_300_seconds(
 
 # client, audience that must be present (or None), audience that must be absent, roles by client
 SERVICE_CLIENTS = [
-    ("shop-api", "notification-service", None, {"notification-service": ["notifications:send"]}),
+    ("shop-api", "inventory-service", None, {"notification-service": ["notifications:send"],
+                                             "inventory-service": ["inventory:read",
+                                                                   "inventory:reserve"]}),
     ("cart-reminder-job", "notification-service", None,
      {"notification-service": ["notifications:send"]}),
     ("inventory-sync", "notification-service", None,

@@ -33,8 +33,9 @@ EXPECTED_SHOP_API_CLAIMS = (
     "shop-api", "shop-api", "service-account-shop-api",
     {"notification-service": {"roles": ["notifications:send"]},
      "rabbitmq": {"roles": ["rabbitmq.write:*/orders"]},
+     "inventory-service": {"roles": ["inventory:read", "inventory:reserve"]},
      "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]}},
-    {"notification-service", "rabbitmq", "account"}, 300)
+    {"notification-service", "rabbitmq", "inventory-service", "account"}, 300)
 
 
 def _mockmart_processes_using(marker: str) -> list[int]:

@@ -49,7 +49,8 @@ def _realm(key: str, value: Any) -> Callable[[Doc], None]:
 
 
 def _drop_roles_scope(doc: Doc) -> None:
-    _client(doc, "shop-api")["defaultClientScopes"].remove("roles")
+    # cart-reminder-job has one receiver (notification-service): exactly one finding.
+    _client(doc, "cart-reminder-job")["defaultClientScopes"].remove("roles")
 
 
 def _mapper_not_in_access_token(doc: Doc) -> None:
@@ -102,7 +103,7 @@ ROWS: list[tuple[str, Callable[[Doc], None], tuple[str, str, str, str]]] = [
      ("reporting-job", "attributes.client_credentials.use_refresh_token",
       "refresh-token-client-credentials", "error")),
     ("caller without the roles scope", _drop_roles_scope,
-     ("shop-api", "defaultClientScopes", "audience-missing", "error")),
+     ("cart-reminder-job", "defaultClientScopes", "audience-missing", "error")),
     ("audience mapper kept out of the access token", _mapper_not_in_access_token,
      ("reporting-job", "protocolMappers", "audience-missing", "error")),
     ("audience mapper naming no client", _mapper_unknown_client,

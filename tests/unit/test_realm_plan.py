@@ -109,6 +109,8 @@ def test_roles_scopes_mappers_and_mappings_are_added_and_removed() -> None:
         '~ role notification-service notifications:send description: "old text" -> '
         '"Send order and reminder notifications"',
         "- role notification-service notifications:purge",
+        "+ service-account shop-api role inventory-service:inventory:read",
+        "+ service-account shop-api role inventory-service:inventory:reserve",
         "+ service-account shop-api role notification-service:notifications:send",
         "- service-account shop-api role notification-service:notifications:read",
     ]
