@@ -1,0 +1,303 @@
+"""The one driver pair: the I/O steps a pure core yields, and ``run_sync``/``run_async``.
+
+A stateful part (token fetch, remote key set, introspection, discovery) is written once as
+a generator, its *flow*: it yields a step, the driver performs it and sends back the
+outcome, until the flow returns its result or raises (the idea of httpx's
+``Auth.auth_flow``). The steps:
+
+- :class:`HttpRequest` -> :class:`HttpAnswer` or :class:`TransportFailure` (the driver never
+  raises for a transport error: the flow decides what an error means);
+- :class:`Sleep` -> ``None``;
+- :class:`Wait` on a single-flight :class:`~svcauth._singleflight.Flight` -> ``"done"``,
+  ``"timeout"`` or ``"reentrant"`` (a blocking wait on the thread that leads the flight
+  would deadlock, so the sync driver does not wait);
+- :class:`Traced`: run a sub-flow inside a telemetry context manager; its result is sent back.
+  Telemetry lives here, around the performer, never inside a core.
+
+An exception raised while a step is performed (``CancelledError``, ``KeyboardInterrupt``,
+an unexpected error of a client) is thrown into the flow at its ``yield``, so the flow's own
+``try``/``finally`` settles what it holds (a single flight, a cooldown) and re-raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import httpx
+
+if TYPE_CHECKING:  # _singleflight imports Wait from here
+    from ._singleflight import Flight
+
+__all__ = ["HttpAnswer", "HttpRequest", "Sleep", "Traced", "TransportFailure", "Wait",
+           "run_async", "run_sync"]
+
+T = TypeVar("T")
+Waited = Literal["done", "timeout", "reentrant"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """Send one request. Headers and body may hold credentials: not in repr.
+
+    With ``max_bytes`` the body is streamed as raw bytes (no content decoding, so nothing
+    expands past the cap), the read stops once it passes ``max_bytes`` and the whole
+    exchange has one deadline of ``timeout`` seconds; without, the whole (decoded) body is
+    read and ``timeout`` bounds each socket operation (httpx's own rule).
+    ``follow_redirects``: ``None`` leaves it to the client (a capped request never follows).
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    content: bytes | None = field(default=None, repr=False)
+    timeout: float = 5.0
+    max_bytes: int | None = None
+    follow_redirects: bool | None = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """What came back: status, headers (case-insensitive lookups by lowercase name), body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    """No answer: the exception's class name (never its text, which may echo the request).
+    ``deadline``: the whole-exchange deadline of a capped request passed."""
+
+    kind: str
+    timeout: bool = False
+    deadline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait this many seconds before the next attempt."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Wait at most ``timeout`` seconds for ``flight`` (led by another caller) to settle."""
+
+    flight: Flight[Any]
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Traced:
+    """Run ``flow`` inside ``around()`` (a telemetry span); ``done(record, result)`` lets the
+    record see the result. The sub-flow's result is sent back."""
+
+    flow: Generator[Any, Any, Any]
+    around: Callable[[], AbstractContextManager[Any]]
+    done: Callable[[Any, Any], None] | None = None
+
+
+Step = HttpRequest | Sleep | Wait | Traced
+Outcome = HttpAnswer | TransportFailure | str | None
+Flow = Generator[Any, Any, T]
+"""A flow yields :data:`Step` values, receives outcomes and returns ``T``."""
+
+Observe = Callable[[int | None], None]
+"""Hears each HTTP attempt's status (``None``: no answer)."""
+
+
+def _answer(response: httpx.Response) -> HttpAnswer:
+    return HttpAnswer(response.status_code, dict(response.headers), response.content)
+
+
+def _failure(exc: httpx.HTTPError) -> TransportFailure:
+    return TransportFailure(type(exc).__name__, isinstance(exc, httpx.TimeoutException))
+
+
+def _redirects(step: HttpRequest) -> bool | httpx._client.UseClientDefault:
+    return httpx.USE_CLIENT_DEFAULT if step.follow_redirects is None else step.follow_redirects
+
+
+_DEADLINE = TransportFailure("deadline", timeout=True, deadline=True)
+
+
+# -- sync ---------------------------------------------------------------------------------
+
+def _read_capped(http: httpx.Client, step: HttpRequest, cap: int,
+                 stop: threading.Event) -> HttpAnswer:
+    with http.stream(step.method, step.url, headers=step.headers, content=step.content,
+                     timeout=step.timeout, follow_redirects=False) as response:
+        body = bytearray()
+        for chunk in response.iter_raw():
+            body += chunk
+            if len(body) > cap or stop.is_set():
+                break
+        return HttpAnswer(response.status_code, response.headers, bytes(body))
+
+
+def _capped_sync(http: httpx.Client, step: HttpRequest, cap: int) -> HttpAnswer | TransportFailure:
+    # httpx's timeouts bound each socket operation, not the whole exchange: a server that
+    # drips a byte at a time could hold a blocking read for ever. So the exchange runs in a
+    # daemon thread and the caller waits at most `timeout`; on expiry the reader is told to
+    # stop (and an own client is closed under it by the caller).
+    result: cf.Future[HttpAnswer] = cf.Future()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            result.set_result(_read_capped(http, step, cap, stop))
+        except BaseException as exc:  # handed to the waiting caller
+            result.set_exception(exc)
+
+    threading.Thread(target=run, name="svcauth-http-read", daemon=True).start()
+    try:
+        return result.result(timeout=step.timeout)
+    except cf.TimeoutError:
+        stop.set()
+        return _DEADLINE
+
+
+def _http_sync(step: HttpRequest, client: httpx.Client | None) -> HttpAnswer | TransportFailure:
+    http = client or httpx.Client(timeout=step.timeout, follow_redirects=False)
+    try:
+        if step.max_bytes is not None:
+            return _capped_sync(http, step, step.max_bytes)
+        return _answer(http.request(step.method, step.url, headers=step.headers,
+                                    content=step.content, timeout=step.timeout,
+                                    follow_redirects=_redirects(step)))
+    except httpx.HTTPError as exc:
+        return _failure(exc)
+    finally:
+        if client is None:
+            http.close()
+
+
+def _perform_sync(step: Step, client: httpx.Client | None, sleep: Callable[[float], None],
+                  observe: Observe | None) -> Outcome:
+    if isinstance(step, HttpRequest):
+        outcome = _http_sync(step, client)
+        if observe is not None:
+            observe(outcome.status if isinstance(outcome, HttpAnswer) else None)
+        return outcome
+    if isinstance(step, Sleep):
+        sleep(step.seconds)
+        return None
+    if isinstance(step, Wait):
+        if step.flight.led_here():
+            return "reentrant"
+        done, _ = cf.wait([step.flight.future], timeout=step.timeout)
+        return "done" if done else "timeout"
+    with step.around() as record:
+        result = run_sync(step.flow, client, sleep, observe)
+        if step.done is not None:
+            step.done(record, result)
+    return result  # type: ignore[no-any-return]
+
+
+def run_sync(flow: Flow[T], client: httpx.Client | None = None,
+             sleep: Callable[[float], None] = time.sleep, observe: Observe | None = None) -> T:
+    """Drive ``flow`` in this thread with a blocking ``client`` (``None``: a short-lived
+    client per request, redirects refused)."""
+    value: Outcome = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        try:
+            value = _perform_sync(step, client, sleep, observe)
+        except BaseException as exc:
+            error = exc
+
+
+# -- async --------------------------------------------------------------------------------
+
+async def _read_capped_async(http: httpx.AsyncClient, step: HttpRequest, cap: int) -> HttpAnswer:
+    async with http.stream(step.method, step.url, headers=step.headers, content=step.content,
+                           timeout=step.timeout, follow_redirects=False) as response:
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) > cap:
+                break
+        return HttpAnswer(response.status_code, response.headers, bytes(body))
+
+
+async def _http_async(step: HttpRequest,
+                      client: httpx.AsyncClient | None) -> HttpAnswer | TransportFailure:
+    http = client or httpx.AsyncClient(timeout=step.timeout, follow_redirects=False)
+    try:
+        if step.max_bytes is not None:
+            async with asyncio.timeout(step.timeout):
+                return await _read_capped_async(http, step, step.max_bytes)
+        return _answer(await http.request(step.method, step.url, headers=step.headers,
+                                          content=step.content, timeout=step.timeout,
+                                          follow_redirects=_redirects(step)))
+    except TimeoutError:
+        return _DEADLINE
+    except httpx.HTTPError as exc:
+        return _failure(exc)
+    finally:
+        if client is None:
+            await http.aclose()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # the leader reports errors; waiters must not log them again
+
+
+async def _wait_async(step: Wait) -> Waited:
+    waiting = asyncio.wrap_future(step.flight.future)
+    waiting.add_done_callback(_retrieve)
+    # asyncio.wait never cancels what it waits on: the flight goes on for the others.
+    done, _ = await asyncio.wait({waiting}, timeout=step.timeout)
+    return "done" if done else "timeout"
+
+
+async def _perform_async(step: Step, client: httpx.AsyncClient | None,
+                         sleep: Callable[[float], Any], observe: Observe | None) -> Outcome:
+    if isinstance(step, HttpRequest):
+        outcome = await _http_async(step, client)
+        if observe is not None:
+            observe(outcome.status if isinstance(outcome, HttpAnswer) else None)
+        return outcome
+    if isinstance(step, Sleep):
+        await sleep(step.seconds)
+        return None
+    if isinstance(step, Wait):
+        return await _wait_async(step)
+    with step.around() as record:
+        result = await run_async(step.flow, client, sleep, observe)
+        if step.done is not None:
+            step.done(record, result)
+    return result  # type: ignore[no-any-return]
+
+
+async def run_async(flow: Flow[T], client: httpx.AsyncClient | None = None,
+                    sleep: Callable[[float], Any] = asyncio.sleep,
+                    observe: Observe | None = None) -> T:
+    """Drive ``flow`` on the running event loop with ``client``; as :func:`run_sync`."""
+    value: Outcome = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        try:
+            value = await _perform_async(step, client, sleep, observe)
+        except BaseException as exc:
+            error = exc
