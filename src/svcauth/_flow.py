@@ -137,11 +137,14 @@ def _read_capped(http: httpx.Client, step: HttpRequest, cap: int,
     with http.stream(step.method, step.url, headers=step.headers, content=step.content,
                      timeout=step.timeout, follow_redirects=False) as response:
         body = bytearray()
-        for chunk in response.iter_raw():
+        # A body already in memory (an in-process transport) is not read again.
+        chunks = ((response.content,) if response.is_stream_consumed
+                  else response.iter_raw())
+        for chunk in chunks:
             body += chunk
             if len(body) > cap or stop.is_set():
                 break
-        return HttpAnswer(response.status_code, response.headers, bytes(body))
+        return HttpAnswer(response.status_code, response.headers, bytes(body[: cap + 1]))
 
 
 def _capped_sync(http: httpx.Client, step: HttpRequest, cap: int) -> HttpAnswer | TransportFailure:
@@ -226,12 +229,14 @@ def run_sync(flow: Flow[T], client: httpx.Client | None = None,
 async def _read_capped_async(http: httpx.AsyncClient, step: HttpRequest, cap: int) -> HttpAnswer:
     async with http.stream(step.method, step.url, headers=step.headers, content=step.content,
                            timeout=step.timeout, follow_redirects=False) as response:
+        if response.is_stream_consumed:  # already in memory (an in-process transport)
+            return HttpAnswer(response.status_code, response.headers, response.content[: cap + 1])
         body = bytearray()
         async for chunk in response.aiter_raw():
             body += chunk
             if len(body) > cap:
                 break
-        return HttpAnswer(response.status_code, response.headers, bytes(body))
+        return HttpAnswer(response.status_code, response.headers, bytes(body[: cap + 1]))
 
 
 async def _http_async(step: HttpRequest,
