@@ -11,6 +11,8 @@ outcome, until the flow returns its result or raises (the idea of httpx's
 - :class:`Wait` on a single-flight :class:`~svcauth._singleflight.Flight` -> ``"done"``,
   ``"timeout"`` or ``"reentrant"`` (a blocking wait on the thread that leads the flight
   would deadlock, so the sync driver does not wait);
+- :class:`Call`: call a part that is not a flow (``fn()`` in the sync driver, ``await afn()``
+  in the async one) and send back its result: how a flow uses a ``Verifier``;
 - :class:`Traced`: run a sub-flow inside a telemetry context manager; its result is sent back.
   Telemetry lives here, around the performer, never inside a core.
 
@@ -25,7 +27,7 @@ import asyncio
 import concurrent.futures as cf
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -35,7 +37,7 @@ import httpx
 if TYPE_CHECKING:  # _singleflight imports Wait from here
     from ._singleflight import Flight
 
-__all__ = ["HttpAnswer", "HttpRequest", "Sleep", "Traced", "TransportFailure", "Wait",
+__all__ = ["Call", "HttpAnswer", "HttpRequest", "Sleep", "Traced", "TransportFailure", "Wait",
            "run_async", "run_sync"]
 
 T = TypeVar("T")
@@ -50,14 +52,15 @@ class HttpRequest:
     expands past the cap), the read stops once it passes ``max_bytes`` and the whole
     exchange has one deadline of ``timeout`` seconds; without, the whole (decoded) body is
     read and ``timeout`` bounds each socket operation (httpx's own rule).
-    ``follow_redirects``: ``None`` leaves it to the client (a capped request never follows).
+    ``follow_redirects`` and ``timeout``: ``None`` leaves them to the client (a capped
+    request never follows; a short-lived client of the driver has 5 s).
     """
 
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     content: bytes | None = field(default=None, repr=False)
-    timeout: float = 5.0
+    timeout: float | None = 5.0
     max_bytes: int | None = None
     follow_redirects: bool | None = False
 
@@ -97,6 +100,14 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """Call ``fn()`` (sync driver) or ``await afn()`` (async driver); the result is sent back."""
+
+    fn: Callable[[], Any]
+    afn: Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Traced:
     """Run ``flow`` inside ``around()`` (a telemetry span); ``done(record, result)`` lets the
     record see the result. The sub-flow's result is sent back."""
@@ -106,7 +117,7 @@ class Traced:
     done: Callable[[Any, Any], None] | None = None
 
 
-Step = HttpRequest | Sleep | Wait | Traced
+Step = HttpRequest | Sleep | Wait | Call | Traced
 Outcome = HttpAnswer | TransportFailure | str | None
 Flow = Generator[Any, Any, T]
 """A flow yields :data:`Step` values, receives outcomes and returns ``T``."""
@@ -127,6 +138,17 @@ def _redirects(step: HttpRequest) -> bool | httpx._client.UseClientDefault:
     return httpx.USE_CLIENT_DEFAULT if step.follow_redirects is None else step.follow_redirects
 
 
+def _timeout(step: HttpRequest) -> float | httpx._client.UseClientDefault:
+    return httpx.USE_CLIENT_DEFAULT if step.timeout is None else step.timeout
+
+
+def _deadline(step: HttpRequest) -> float:
+    return _OWN_TIMEOUT if step.timeout is None else step.timeout
+
+
+_OWN_TIMEOUT = 5.0
+
+
 _DEADLINE = TransportFailure("deadline", timeout=True, deadline=True)
 
 
@@ -135,7 +157,7 @@ _DEADLINE = TransportFailure("deadline", timeout=True, deadline=True)
 def _read_capped(http: httpx.Client, step: HttpRequest, cap: int,
                  stop: threading.Event) -> HttpAnswer:
     with http.stream(step.method, step.url, headers=step.headers, content=step.content,
-                     timeout=step.timeout, follow_redirects=False) as response:
+                     timeout=_deadline(step), follow_redirects=False) as response:
         body = bytearray()
         # A body already in memory (an in-process transport) is not read again.
         chunks = ((response.content,) if response.is_stream_consumed
@@ -163,19 +185,19 @@ def _capped_sync(http: httpx.Client, step: HttpRequest, cap: int) -> HttpAnswer 
 
     threading.Thread(target=run, name="svcauth-http-read", daemon=True).start()
     try:
-        return result.result(timeout=step.timeout)
+        return result.result(timeout=_deadline(step))
     except cf.TimeoutError:
         stop.set()
         return _DEADLINE
 
 
 def _http_sync(step: HttpRequest, client: httpx.Client | None) -> HttpAnswer | TransportFailure:
-    http = client or httpx.Client(timeout=step.timeout, follow_redirects=False)
+    http = client or httpx.Client(timeout=_deadline(step), follow_redirects=False)
     try:
         if step.max_bytes is not None:
             return _capped_sync(http, step, step.max_bytes)
         return _answer(http.request(step.method, step.url, headers=step.headers,
-                                    content=step.content, timeout=step.timeout,
+                                    content=step.content, timeout=_timeout(step),
                                     follow_redirects=_redirects(step)))
     except httpx.HTTPError as exc:
         return _failure(exc)
@@ -199,6 +221,8 @@ def _perform_sync(step: Step, client: httpx.Client | None, sleep: Callable[[floa
             return "reentrant"
         done, _ = cf.wait([step.flight.future], timeout=step.timeout)
         return "done" if done else "timeout"
+    if isinstance(step, Call):
+        return step.fn()  # type: ignore[no-any-return]
     with step.around() as record:
         result = run_sync(step.flow, client, sleep, observe)
         if step.done is not None:
@@ -228,7 +252,7 @@ def run_sync(flow: Flow[T], client: httpx.Client | None = None,
 
 async def _read_capped_async(http: httpx.AsyncClient, step: HttpRequest, cap: int) -> HttpAnswer:
     async with http.stream(step.method, step.url, headers=step.headers, content=step.content,
-                           timeout=step.timeout, follow_redirects=False) as response:
+                           timeout=_deadline(step), follow_redirects=False) as response:
         if response.is_stream_consumed:  # already in memory (an in-process transport)
             return HttpAnswer(response.status_code, response.headers, response.content[: cap + 1])
         body = bytearray()
@@ -241,13 +265,13 @@ async def _read_capped_async(http: httpx.AsyncClient, step: HttpRequest, cap: in
 
 async def _http_async(step: HttpRequest,
                       client: httpx.AsyncClient | None) -> HttpAnswer | TransportFailure:
-    http = client or httpx.AsyncClient(timeout=step.timeout, follow_redirects=False)
+    http = client or httpx.AsyncClient(timeout=_deadline(step), follow_redirects=False)
     try:
         if step.max_bytes is not None:
-            async with asyncio.timeout(step.timeout):
+            async with asyncio.timeout(_deadline(step)):
                 return await _read_capped_async(http, step, step.max_bytes)
         return _answer(await http.request(step.method, step.url, headers=step.headers,
-                                          content=step.content, timeout=step.timeout,
+                                          content=step.content, timeout=_timeout(step),
                                           follow_redirects=_redirects(step)))
     except TimeoutError:
         return _DEADLINE
@@ -283,6 +307,8 @@ async def _perform_async(step: Step, client: httpx.AsyncClient | None,
         return None
     if isinstance(step, Wait):
         return await _wait_async(step)
+    if isinstance(step, Call):
+        return await step.afn()  # type: ignore[no-any-return]
     with step.around() as record:
         result = await run_async(step.flow, client, sleep, observe)
         if step.done is not None:
