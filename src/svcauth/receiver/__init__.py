@@ -14,7 +14,7 @@ from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._guard import AuthDecision, Guard
 from ._introspection import IntrospectionVerifier
-from ._keyset import KeySet, StaticKeySet
+from ._keyset import KeySet, KeySource, StaticKeySet
 from ._policy import (
     ServiceIdentity,
     ServicePolicy,
@@ -23,9 +23,10 @@ from ._policy import (
     keycloak_service_account,
     rfc9068_service_account,
 )
-from ._remote_keyset import RemoteKeySet
+from ._remote_keyset import RemoteKeySet, RemoteKeySetConfig
 from ._rfc6750 import Refusal, refusal_for
 from ._verifier import Verifier
+from ._verifier_config import VerifierConfig
 
 __all__ = [
     "AuthDecision",
@@ -33,8 +34,10 @@ __all__ = [
     "Guard",
     "IntrospectionVerifier",
     "KeySet",
+    "KeySource",
     "Refusal",
     "RemoteKeySet",
+    "RemoteKeySetConfig",
     "ServiceIdentity",
     "ServicePolicy",
     "StaticKeySet",
@@ -42,6 +45,7 @@ __all__ = [
     "UserPolicy",
     "VerifiedTokenCache",
     "Verifier",
+    "VerifierConfig",
     "keycloak_service_account",
     "parse_authorization",
     "refusal_for",
