@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -38,7 +39,7 @@ if TYPE_CHECKING:  # _singleflight imports Wait from here
     from ._singleflight import Flight
 
 __all__ = ["Call", "HttpAnswer", "HttpRequest", "Sleep", "Traced", "TransportFailure", "Wait",
-           "run_async", "run_sync"]
+           "json_object", "run_async", "run_sync"]
 
 T = TypeVar("T")
 Waited = Literal["done", "timeout", "reentrant"]
@@ -72,6 +73,18 @@ class HttpAnswer:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """``body`` as a strict UTF-8 JSON object, or ``ValueError`` whose text says what was
+    found (never the body): the one parse of the JSON answers the flows read."""
+    try:
+        found = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise ValueError("expected a JSON object, found a body that is not JSON") from None
+    if not isinstance(found, dict):
+        raise ValueError(f"expected a JSON object, found {type(found).__name__}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +163,15 @@ _OWN_TIMEOUT = 5.0
 
 
 _DEADLINE = TransportFailure("deadline", timeout=True, deadline=True)
+
+
+def _advance(flow: Flow[Any], outcome: Outcome, error: BaseException | None) -> tuple[bool, Any]:
+    """Hand the flow its outcome (or throw ``error`` in at its ``yield``): ``(False, next
+    step)`` or ``(True, its result)``."""
+    try:
+        return False, (flow.throw(error) if error is not None else flow.send(outcome))
+    except StopIteration as stop:
+        return True, stop.value
 
 
 # -- sync ---------------------------------------------------------------------------------
@@ -234,18 +256,15 @@ def run_sync(flow: Flow[T], client: httpx.Client | None = None,
              sleep: Callable[[float], None] = time.sleep, observe: Observe | None = None) -> T:
     """Drive ``flow`` in this thread with a blocking ``client`` (``None``: a short-lived
     client per request, redirects refused)."""
-    value: Outcome = None
-    error: BaseException | None = None
-    while True:
+    done, step = _advance(flow, None, None)
+    while not done:
         try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        error = None
-        try:
-            value = _perform_sync(step, client, sleep, observe)
+            outcome = _perform_sync(step, client, sleep, observe)
         except BaseException as exc:
-            error = exc
+            done, step = _advance(flow, None, exc)
+        else:
+            done, step = _advance(flow, outcome, None)
+    return step  # type: ignore[no-any-return]
 
 
 # -- async --------------------------------------------------------------------------------
@@ -320,15 +339,12 @@ async def run_async(flow: Flow[T], client: httpx.AsyncClient | None = None,
                     sleep: Callable[[float], Any] = asyncio.sleep,
                     observe: Observe | None = None) -> T:
     """Drive ``flow`` on the running event loop with ``client``; as :func:`run_sync`."""
-    value: Outcome = None
-    error: BaseException | None = None
-    while True:
+    done, step = _advance(flow, None, None)
+    while not done:
         try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        error = None
-        try:
-            value = await _perform_async(step, client, sleep, observe)
+            outcome = await _perform_async(step, client, sleep, observe)
         except BaseException as exc:
-            error = exc
+            done, step = _advance(flow, None, exc)
+        else:
+            done, step = _advance(flow, outcome, None)
+    return step  # type: ignore[no-any-return]

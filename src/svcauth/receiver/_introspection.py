@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ import httpx
 
 from .._discovery import adiscover, discover
 from .._errors import ConfigurationError, KeySetUnavailableError
-from .._flow import Call, Flow, HttpAnswer, HttpRequest, run_async, run_sync
+from .._flow import Call, Flow, HttpAnswer, HttpRequest, json_object, run_async, run_sync
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._compact import check_audience, check_issuer, check_times, check_token_type, invalid
@@ -59,12 +58,9 @@ def parse_answer(url: str, status: int, body: bytes) -> dict[str, Any]:
     if status != 200:
         raise _unavailable(url, f"expected HTTP 200, found {status}")
     try:
-        answer = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise _unavailable(url, "expected a JSON object, found a body that is not JSON") from None
-    if not isinstance(answer, dict):
-        raise _unavailable(url, f"expected a JSON object, found {type(answer).__name__}")
-    return answer
+        return json_object(body)
+    except ValueError as exc:
+        raise _unavailable(url, str(exc)) from None
 
 
 class IntrospectionVerifier:

@@ -13,12 +13,11 @@ what was wrong (never the body).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from .._errors import KeySetUnavailableError
-from .._flow import Flow, HttpAnswer, HttpRequest, Traced
+from .._flow import Flow, HttpAnswer, HttpRequest, Traced, json_object
 from .._telemetry._records import KeysRecord, jwks_fetch
 
 ACCEPT = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": "identity"}
@@ -51,12 +50,9 @@ def check_head(url: str, status: int, headers: Mapping[str, str], max_bytes: int
 def parse_body(url: str, body: bytes) -> dict[str, Any]:
     """The JWKS object from the body; HTML, non-JSON and non-objects are errors."""
     try:
-        document = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise unavailable(url, "expected a JSON object, found a body that is not JSON") from None
-    if not isinstance(document, dict):
-        raise unavailable(url, f"expected a JSON object, found {type(document).__name__}")
-    return document
+        return json_object(body)
+    except ValueError as exc:
+        raise unavailable(url, str(exc)) from None
 
 
 def _too_big(url: str, max_bytes: int) -> KeySetUnavailableError:
