@@ -102,7 +102,7 @@ class IndexedKeySet:
         raise NotImplementedError
 
     async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
-        """Async twin of :meth:`resolve`."""
+        """As :meth:`resolve`, on the event loop."""
         return self.resolve(kid, alg)
 
     def get_key(self, kid: str | None, alg: str) -> PublicKey:

@@ -1,4 +1,4 @@
-"""``RemoteKeySet``: a provider's JWKS, fetched over HTTP, async-native with a sync twin.
+"""``RemoteKeySet``: a provider's JWKS, fetched over HTTP by one flow for sync and async callers.
 
 What it guarantees (defaults as in panva/jose and go-oidc):
 
