@@ -1,7 +1,9 @@
 """OpenID Connect discovery and Keycloak URL building.
 
-Pure parts (URL building, metadata validation) are separate from the round trip, which
-comes in a sync and an async flavour sharing one parse.
+Pure parts (URL building, metadata validation) are separate from the round trip, which is
+one flow (:func:`discovery_flow`, :func:`keycloak_discovery_flow`) run by the shared drivers
+of :mod:`svcauth._flow`; ``discover``/``adiscover`` and the Keycloak pair are one-line
+entry points.
 
 Keycloak serves a realm at ``<base>/realms/<realm>`` (Keycloak 17+) or at
 ``<base>/auth/realms/<realm>`` (the legacy WildFly path, or ``--http-relative-path=/auth``).
@@ -10,6 +12,7 @@ Keycloak serves a realm at ``<base>/realms/<realm>`` (Keycloak 17+) or at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 import httpx
 
 from ._errors import ConfigurationError, DiscoveryError
+from ._flow import Flow, HttpAnswer, HttpRequest, run_async, run_sync
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 DISCOVERY_TIMEOUT = 5.0
@@ -105,69 +109,58 @@ def parse_metadata(issuer: str, document: Any) -> ProviderMetadata:
     )
 
 
-def _check_response(url: str, response: httpx.Response) -> Any:
-    if response.status_code != 200:
-        raise DiscoveryError(f"discovery at {url}: expected HTTP 200, found {response.status_code}")
-    if len(response.content) > MAX_DISCOVERY_BYTES:
+def _check_answer(url: str, answer: HttpAnswer) -> Any:
+    if answer.status != 200:
+        raise DiscoveryError(f"discovery at {url}: expected HTTP 200, found {answer.status}")
+    if len(answer.body) > MAX_DISCOVERY_BYTES:
         raise DiscoveryError(f"discovery at {url}: document larger than {MAX_DISCOVERY_BYTES} bytes")
     try:
-        return response.json()
+        return json.loads(answer.body)
     except ValueError as exc:
         raise DiscoveryError(f"discovery at {url}: expected JSON, found unparsable body") from exc
 
 
+def discovery_flow(issuer: str) -> Flow[ProviderMetadata]:
+    """Fetch and validate ``<issuer>/.well-known/openid-configuration``, as a flow."""
+    url = discovery_url(issuer)
+    answer = yield HttpRequest("GET", url, timeout=None, follow_redirects=None)
+    if not isinstance(answer, HttpAnswer):
+        raise DiscoveryError(f"discovery at {url}: unreachable ({answer.kind})")
+    return parse_metadata(issuer, _check_answer(url, answer))
+
+
+def keycloak_discovery_flow(base_url: str, realm: str,
+                            auth_path: str | None) -> Flow[ProviderMetadata]:
+    """Discover a Keycloak realm; with ``auth_path=None`` or ``"auto"`` try both layouts."""
+    errors: list[str] = []
+    for issuer in keycloak_issuer_candidates(base_url, realm, auth_path):
+        try:
+            return (yield from discovery_flow(issuer))
+        except DiscoveryError as exc:
+            errors.append(exc.message)
+    raise DiscoveryError("; ".join(errors))
+
+
 def discover(issuer: str, *, client: httpx.Client | None = None) -> ProviderMetadata:
     """Fetch and validate ``<issuer>/.well-known/openid-configuration`` (blocking)."""
-    url = discovery_url(issuer)
-    own = client is None
-    http = client or httpx.Client(timeout=DISCOVERY_TIMEOUT, follow_redirects=False)
-    try:
-        response = http.get(url)
-    except httpx.HTTPError as exc:
-        raise DiscoveryError(f"discovery at {url}: unreachable ({type(exc).__name__})") from exc
-    finally:
-        if own:
-            http.close()
-    return parse_metadata(issuer, _check_response(url, response))
+    return run_sync(discovery_flow(issuer), client)
 
 
 async def adiscover(issuer: str, *, client: httpx.AsyncClient | None = None) -> ProviderMetadata:
-    """Fetch and validate ``<issuer>/.well-known/openid-configuration`` (asyncio)."""
-    url = discovery_url(issuer)
-    own = client is None
-    http = client or httpx.AsyncClient(timeout=DISCOVERY_TIMEOUT, follow_redirects=False)
-    try:
-        response = await http.get(url)
-    except httpx.HTTPError as exc:
-        raise DiscoveryError(f"discovery at {url}: unreachable ({type(exc).__name__})") from exc
-    finally:
-        if own:
-            await http.aclose()
-    return parse_metadata(issuer, _check_response(url, response))
+    """As :func:`discover`, on the event loop."""
+    return await run_async(discovery_flow(issuer), client)
 
 
 def discover_keycloak(
     base_url: str, realm: str, auth_path: str | None = "", *, client: httpx.Client | None = None
 ) -> ProviderMetadata:
     """Discover a Keycloak realm; with ``auth_path=None`` or ``"auto"`` try both layouts."""
-    errors: list[str] = []
-    for issuer in keycloak_issuer_candidates(base_url, realm, auth_path):
-        try:
-            return discover(issuer, client=client)
-        except DiscoveryError as exc:
-            errors.append(exc.message)
-    raise DiscoveryError("; ".join(errors))
+    return run_sync(keycloak_discovery_flow(base_url, realm, auth_path), client)
 
 
 async def adiscover_keycloak(
     base_url: str, realm: str, auth_path: str | None = "", *,
     client: httpx.AsyncClient | None = None,
 ) -> ProviderMetadata:
-    """Async twin of :func:`discover_keycloak`."""
-    errors: list[str] = []
-    for issuer in keycloak_issuer_candidates(base_url, realm, auth_path):
-        try:
-            return await adiscover(issuer, client=client)
-        except DiscoveryError as exc:
-            errors.append(exc.message)
-    raise DiscoveryError("; ".join(errors))
+    """As :func:`discover_keycloak`, on the event loop."""
+    return await run_async(keycloak_discovery_flow(base_url, realm, auth_path), client)

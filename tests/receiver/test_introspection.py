@@ -124,8 +124,8 @@ def test_local_verification_runs_first_and_forgeries_never_reach_the_provider() 
 async def test_async_introspection() -> None:
     provider = Provider()
     verifier = IntrospectionVerifier(
-        ENDPOINT, issuer=ISSUER, client_id="c", client_secret="s", clock=Clock(),
-        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(provider.handler)))
+        ENDPOINT, issuer=ISSUER, audience=AUDIENCE, client_id="c", client_secret="s",
+        clock=Clock(), async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(provider.handler)))
     assert (await verifier.averify("t")).client_id == "inventory-sync"
     assert (await verifier.averify("t")).client_id == "inventory-sync"
     assert len(provider.seen) == 1

@@ -16,7 +16,7 @@ from ._claims import Claims
 from ._dpop import DPoPNonces, DPoPSettings, ReplayCache
 from ._guard import AuthDecision, Guard
 from ._introspection import IntrospectionVerifier
-from ._keyset import KeySet, StaticKeySet
+from ._keyset import KeySet, KeySource, StaticKeySet
 from ._on_behalf_of import OnBehalfOfIdentity, OnBehalfOfPolicy
 from ._policy import (
     ServiceIdentity,
@@ -26,10 +26,11 @@ from ._policy import (
     keycloak_service_account,
     rfc9068_service_account,
 )
-from ._remote_keyset import RemoteKeySet
+from ._remote_keyset import RemoteKeySet, RemoteKeySetConfig
 from ._request import RequestInfo, request_from_scope
 from ._rfc6750 import Refusal, refusal_for
 from ._verifier import Verifier
+from ._verifier_config import VerifierConfig
 
 __all__ = [
     "AuthDecision",
@@ -39,10 +40,12 @@ __all__ = [
     "Guard",
     "IntrospectionVerifier",
     "KeySet",
+    "KeySource",
     "OnBehalfOfIdentity",
     "OnBehalfOfPolicy",
     "Refusal",
     "RemoteKeySet",
+    "RemoteKeySetConfig",
     "ReplayCache",
     "RequestInfo",
     "ServiceIdentity",
@@ -52,6 +55,7 @@ __all__ = [
     "UserPolicy",
     "VerifiedTokenCache",
     "Verifier",
+    "VerifierConfig",
     "keycloak_service_account",
     "parse_authorization",
     "refusal_for",

@@ -8,22 +8,26 @@ first as RFC 6749 §2.3.1 says). Positive answers are cached until ``min(exp, no
 Keycloak 26.6.2 and later answer ``{"active": false}`` unless the introspecting client is in
 the token's ``aud``: give the caller a role of the receiver or add an audience mapper, exactly
 as for local verification.
+
+The exchange is one flow (``_verify_flow``) run by the shared drivers of :mod:`svcauth._flow`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
+import functools
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 
 from .._discovery import adiscover, discover
 from .._errors import ConfigurationError, KeySetUnavailableError
+from .._flow import Call, Flow, HttpAnswer, HttpRequest, json_object, run_async, run_sync
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._compact import check_audience, check_issuer, check_times, check_token_type, invalid
@@ -33,6 +37,9 @@ __all__ = ["IntrospectionVerifier"]
 
 MAX_ANSWER_BYTES = 64 * 1024
 _NO_HEADER: Mapping[str, Any] = MappingProxyType({})
+_REQUIRED: Any = object()
+
+log = logging.getLogger("svcauth.receiver")
 
 
 def _unavailable(url: str, reason: str) -> KeySetUnavailableError:
@@ -51,12 +58,9 @@ def parse_answer(url: str, status: int, body: bytes) -> dict[str, Any]:
     if status != 200:
         raise _unavailable(url, f"expected HTTP 200, found {status}")
     try:
-        answer = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise _unavailable(url, "expected a JSON object, found a body that is not JSON") from None
-    if not isinstance(answer, dict):
-        raise _unavailable(url, f"expected a JSON object, found {type(answer).__name__}")
-    return answer
+        return json_object(body)
+    except ValueError as exc:
+        raise _unavailable(url, str(exc)) from None
 
 
 class IntrospectionVerifier:
@@ -83,7 +87,7 @@ class IntrospectionVerifier:
         issuer: str,
         client_id: str,
         client_secret: str,
-        audience: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = _REQUIRED,
         token_types: Sequence[str] | None = ("Bearer",),
         ttl: float = 30.0,
         maxsize: int = 10_000,
@@ -105,9 +109,19 @@ class IntrospectionVerifier:
         """The RFC 7662 endpoint."""
         self.issuer = issuer
         """The exact ``iss`` an active answer must carry (when it carries one)."""
+        if audience is _REQUIRED:
+            raise ConfigurationError(
+                "IntrospectionVerifier audience: expected the receiver's audience (its client "
+                "id), found none; pass audience=None to leave the check to the provider "
+                "knowingly", code="config_missing")
+        if audience is None:
+            log.warning("svcauth: IntrospectionVerifier for %s: audience=None, the audience "
+                        "of introspected tokens is NOT checked (left to the provider)",
+                        introspection_endpoint)
         self.audiences = (frozenset((audience,) if isinstance(audience, str) else audience)
                           if audience is not None else None)
-        """Accepted audiences, or ``None`` to leave the audience to the provider."""
+        """Accepted audiences, or ``None`` (explicit opt-out, logged) to leave the audience to
+        the provider."""
         self.token_types = frozenset(token_types) if token_types is not None else None
         """Accepted Keycloak ``typ`` values, or ``None``."""
         self.timeout = timeout
@@ -161,10 +175,12 @@ class IntrospectionVerifier:
                           f"bytes, found {len(token)}")
         return self.cache.get(token)
 
-    def _request(self, token: str) -> tuple[dict[str, str], dict[str, str]]:
+    def _request(self, token: str) -> HttpRequest:
         self.calls += 1
-        headers = {"Authorization": self._auth, "Accept": "application/json"}
-        return headers, {"token": token, "token_type_hint": "access_token"}
+        headers = {"Authorization": self._auth, "Accept": "application/json",
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        form = urlencode({"token": token, "token_type_hint": "access_token"}).encode("ascii")
+        return HttpRequest("POST", self.endpoint, headers, form, self.timeout)
 
     def _accept(self, token: str, answer: dict[str, Any], local: Claims | None) -> Claims:
         """Pure decision on one answer; caches positive ones."""
@@ -183,44 +199,25 @@ class IntrospectionVerifier:
         self.cache.put(token, claims, exp, None)
         return claims
 
-    def verify(self, token: str) -> Claims:
-        """Introspect ``token`` (blocking)."""
+    def _verify_flow(self, token: str) -> Flow[Claims]:
         hit = self._precheck(token)
         if hit is not None:
             return hit
-        local = self.local.verify(token) if self.local is not None else None
-        headers, form = self._request(token)
-        http = self._http or httpx.Client(timeout=self.timeout, follow_redirects=False)
-        try:
-            response = http.post(self.endpoint, data=form, headers=headers,
-                                 follow_redirects=False, timeout=self.timeout)
-            body = response.content[: MAX_ANSWER_BYTES + 1]
-        except httpx.HTTPError as exc:
-            raise _unavailable(self.endpoint, f"unreachable ({type(exc).__name__})") from None
-        finally:
-            if self._http is None:
-                http.close()
-        if len(body) > MAX_ANSWER_BYTES:
+        local: Claims | None = None
+        if self.local is not None:
+            local = yield Call(functools.partial(self.local.verify, token),
+                               functools.partial(self.local.averify, token))
+        answer = yield self._request(token)
+        if not isinstance(answer, HttpAnswer):
+            raise _unavailable(self.endpoint, f"unreachable ({answer.kind})")
+        if len(answer.body) > MAX_ANSWER_BYTES:
             raise _unavailable(self.endpoint, f"expected at most {MAX_ANSWER_BYTES} bytes")
-        return self._accept(token, parse_answer(self.endpoint, response.status_code, body), local)
+        return self._accept(token, parse_answer(self.endpoint, answer.status, answer.body), local)
+
+    def verify(self, token: str) -> Claims:
+        """Introspect ``token`` (blocking)."""
+        return run_sync(self._verify_flow(token), self._http)
 
     async def averify(self, token: str) -> Claims:
         """Introspect ``token`` (asyncio)."""
-        hit = self._precheck(token)
-        if hit is not None:
-            return hit
-        local = await self.local.averify(token) if self.local is not None else None
-        headers, form = self._request(token)
-        http = self._ahttp or httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
-        try:
-            response = await http.post(self.endpoint, data=form, headers=headers,
-                                       follow_redirects=False, timeout=self.timeout)
-            body = response.content[: MAX_ANSWER_BYTES + 1]
-        except httpx.HTTPError as exc:
-            raise _unavailable(self.endpoint, f"unreachable ({type(exc).__name__})") from None
-        finally:
-            if self._ahttp is None:
-                await http.aclose()
-        if len(body) > MAX_ANSWER_BYTES:
-            raise _unavailable(self.endpoint, f"expected at most {MAX_ANSWER_BYTES} bytes")
-        return self._accept(token, parse_answer(self.endpoint, response.status_code, body), local)
+        return await run_async(self._verify_flow(token), self._ahttp)

@@ -1,8 +1,17 @@
 """Key sets: where the verifier finds the public key for a token's ``kid`` and ``alg``.
 
-``KeySet`` is the one small interface (``get_key``/``aget_key``). ``StaticKeySet`` holds
-fixed keys (tests, offline use); ``RemoteKeySet`` (in ``_remote_keyset``) fetches a JWKS.
-Both are bound to one issuer: a verifier only accepts a key set of its own issuer.
+Two declared interfaces, nothing found with ``getattr``:
+
+- ``KeySet`` (``get_key``/``aget_key``) is what anyone may implement and pass to a verifier;
+- ``KeySource`` is what the ``Verifier`` drives: ``issuer`` (the issuer the keys are bound
+  to, ``None`` when the set does not say), ``lookup`` (no I/O) and ``resolve``/``aresolve``
+  (may do I/O), all in terms of ``KeyEntry``. svcauth's own sets (``IndexedKeySet``:
+  ``StaticKeySet``, ``RemoteKeySet``) are key sources; :func:`key_source` adapts any other
+  ``KeySet`` through ``ForeignKeySet``.
+
+``StaticKeySet`` holds fixed keys (tests, offline use); ``RemoteKeySet`` (in
+``_remote_keyset``) fetches a JWKS. Both are bound to one issuer: a verifier only accepts a
+key set of its own issuer.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from .._errors import ConfigurationError, InvalidTokenError
 from .._jws import PublicKey
 from ._keys import KeyEntry, KeyIndex, index_from_jwks, index_from_keys
 
-__all__ = ["KeySet", "StaticKeySet"]
+__all__ = ["KeySet", "KeySource", "StaticKeySet", "key_source"]
 
 log = logging.getLogger("svcauth.receiver")
 
@@ -35,6 +44,36 @@ class KeySet(Protocol):
     async def aget_key(self, kid: str | None, alg: str) -> PublicKey:
         """The key for ``kid`` and ``alg`` (asyncio)."""
         ...
+
+
+@runtime_checkable
+class KeySource(Protocol):
+    """What a ``Verifier`` needs of a key set (see the module docs)."""
+
+    @property
+    def issuer(self) -> str | None:
+        """The issuer the keys are bound to, or ``None`` when the set does not say."""
+        ...
+
+    def lookup(self, kid: str | None, alg: str) -> KeyEntry | None:
+        """The entry for ``kid``/``alg`` when it is at hand without I/O, else ``None``."""
+        ...
+
+    def resolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """The entry for ``kid``/``alg``, doing I/O if needed (blocking); raises on failure."""
+        ...
+
+    async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """As :meth:`resolve`, on the event loop."""
+        ...
+
+
+def key_source(key_set: KeySet | KeySource) -> KeySource:
+    """``key_set`` as the verifier's :class:`KeySource` (svcauth's own sets as they are, any
+    other ``KeySet`` through :class:`ForeignKeySet`)."""
+    if isinstance(key_set, IndexedKeySet):
+        return key_set
+    return ForeignKeySet(key_set)  # type: ignore[arg-type]
 
 
 def key_not_found(kid: str | None, alg: str, known: int) -> InvalidTokenError:
@@ -63,7 +102,7 @@ class IndexedKeySet:
         raise NotImplementedError
 
     async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
-        """Async twin of :meth:`resolve`."""
+        """As :meth:`resolve`, on the event loop."""
         return self.resolve(kid, alg)
 
     def get_key(self, kid: str | None, alg: str) -> PublicKey:
@@ -132,11 +171,12 @@ class StaticKeySet(IndexedKeySet):
 
 
 class ForeignKeySet(IndexedKeySet):
-    """Adapts any object with ``get_key``/``aget_key`` to the verifier's entry interface."""
+    """Adapts any ``KeySet`` (``get_key``/``aget_key``) to :class:`KeySource`. A ``KeySet``
+    declares no issuer, so its entries are bound to none (``issuer`` is ``None``)."""
 
     def __init__(self, inner: KeySet) -> None:
         self.inner = inner
-        self.issuer = getattr(inner, "issuer", None)
+        self.issuer: str | None = None
         self._entries: dict[tuple[str | None, str, int], KeyEntry] = {}
 
     def _entry(self, kid: str | None, alg: str, key: PublicKey) -> KeyEntry:

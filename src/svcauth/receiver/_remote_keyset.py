@@ -1,4 +1,4 @@
-"""``RemoteKeySet``: a provider's JWKS, fetched over HTTP, async-native with a sync twin.
+"""``RemoteKeySet``: a provider's JWKS, fetched over HTTP by one flow for sync and async callers.
 
 What it guarantees (defaults as in panva/jose and go-oidc):
 
@@ -14,30 +14,31 @@ What it guarantees (defaults as in panva/jose and go-oidc):
 - fetch rules of ``_jwks_fetch``: timeout (5 s), body cap (512 KiB), no redirects, JSON only.
 
 The decision what to do (use a key, fetch, wait, refuse) is one pure-ish method under a lock,
-``_plan``; the sync and async paths differ only in how they fetch and wait.
+``_plan``; what follows from it is one flow (``_resolve_flow``) that yields I/O steps, run by
+the shared drivers of :mod:`svcauth._flow`. The one fetch at a time is a
+:class:`~svcauth._singleflight.SingleFlight` with the cooldown.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from .._discovery import adiscover, discover
 from .._errors import ConfigurationError, KeySetUnavailableError
-from ._jwks_fetch import aget_jwks, get_jwks, unavailable
+from .._flow import Flow, Wait, run_async, run_sync
+from .._singleflight import Flight, SingleFlight
+from ._jwks_fetch import jwks_flow, unavailable
 from ._keys import KeyEntry, KeyIndex, index_from_jwks
 from ._keyset import IndexedKeySet, key_not_found
 
-__all__ = ["RemoteKeySet"]
+__all__ = ["RemoteKeySet", "RemoteKeySetConfig"]
 
 log = logging.getLogger("svcauth.receiver")
 
@@ -45,6 +46,47 @@ REFRESH_AHEAD = 0.8
 """Fraction of ``max_age`` after which the next caller refreshes the keys."""
 
 _USE, _FETCH, _WAIT, _NOT_FOUND, _UNAVAILABLE = range(5)
+_KEYS = "jwks"  # the one single-flight key of a key set
+
+
+@dataclass(frozen=True)
+class RemoteKeySetConfig:
+    """What a :class:`RemoteKeySet` fetches and how often; the defaults live here only."""
+
+    jwks_uri: str
+    """Where the keys are published (an http(s) URL)."""
+    issuer: str
+    """The issuer these keys belong to; only its tokens are verified with them."""
+    max_age: float = 600.0
+    """Seconds after a fetch before keys must be fetched again (refreshed ahead at 80 %)."""
+    cooldown: float = 30.0
+    """Least seconds between two fetch attempts (unknown kid, failures)."""
+    stale_for: float = 86_400.0
+    """Seconds after the last successful fetch that keys still serve while fetches fail."""
+    timeout: float = 5.0
+    """Deadline of one whole fetch, in seconds."""
+    max_bytes: int = 512 * 1024
+    """Largest JWKS body read."""
+
+    def __post_init__(self) -> None:
+        jwks_uri, issuer = self.jwks_uri, self.issuer
+        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+            raise ConfigurationError(f"RemoteKeySet jwks_uri: expected an http(s) URL, found "
+                                     f"{jwks_uri!r}")
+        if not issuer:
+            raise ConfigurationError("RemoteKeySet issuer: expected the issuer the keys belong "
+                                     "to, found none", code="config_missing")
+        cooldown, max_age, stale_for = self.cooldown, self.max_age, self.stale_for
+        timeout, max_bytes = self.timeout, self.max_bytes
+        if not (0 < cooldown <= max_age <= stale_for) or timeout <= 0 or max_bytes < 1024:
+            raise ConfigurationError(
+                "RemoteKeySet: expected 0 < cooldown <= max_age <= stale_for, timeout > 0 and "
+                f"max_bytes >= 1024, found cooldown={cooldown}, max_age={max_age}, "
+                f"stale_for={stale_for}, timeout={timeout}, max_bytes={max_bytes}"
+            )
+
+
+_D = RemoteKeySetConfig
 
 
 class RemoteKeySet(IndexedKeySet):
@@ -70,38 +112,29 @@ class RemoteKeySet(IndexedKeySet):
         jwks_uri: str,
         *,
         issuer: str,
-        max_age: float = 600.0,
-        cooldown: float = 30.0,
-        stale_for: float = 86_400.0,
-        timeout: float = 5.0,
-        max_bytes: int = 512 * 1024,
+        max_age: float = _D.max_age,
+        cooldown: float = _D.cooldown,
+        stale_for: float = _D.stale_for,
+        timeout: float = _D.timeout,
+        max_bytes: int = _D.max_bytes,
         clock: Callable[[], float] = time.monotonic,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
-            raise ConfigurationError(f"RemoteKeySet jwks_uri: expected an http(s) URL, found "
-                                     f"{jwks_uri!r}")
-        if not issuer:
-            raise ConfigurationError("RemoteKeySet issuer: expected the issuer the keys belong "
-                                     "to, found none", code="config_missing")
-        if not (0 < cooldown <= max_age <= stale_for) or timeout <= 0 or max_bytes < 1024:
-            raise ConfigurationError(
-                "RemoteKeySet: expected 0 < cooldown <= max_age <= stale_for, timeout > 0 and "
-                f"max_bytes >= 1024, found cooldown={cooldown}, max_age={max_age}, "
-                f"stale_for={stale_for}, timeout={timeout}, max_bytes={max_bytes}"
-            )
+        self.config = RemoteKeySetConfig(jwks_uri, issuer, float(max_age), float(cooldown),
+                                         float(stale_for), float(timeout), max_bytes)
+        """The frozen configuration (see :class:`RemoteKeySetConfig`)."""
         self.jwks_uri = jwks_uri
         """Where the keys are published."""
         self.issuer = issuer
         """The issuer these keys belong to; only its tokens are verified with them."""
-        self.max_age = float(max_age)
+        self.max_age = self.config.max_age
         """Seconds after a fetch before keys must be fetched again."""
-        self.cooldown = float(cooldown)
+        self.cooldown = self.config.cooldown
         """Least seconds between two fetch attempts (unknown kid, failures)."""
-        self.stale_for = float(stale_for)
+        self.stale_for = self.config.stale_for
         """Seconds after the last successful fetch that keys still serve while fetches fail."""
-        self.timeout = float(timeout)
+        self.timeout = self.config.timeout
         """Deadline of one fetch, in seconds."""
         self.max_bytes = max_bytes
         """Largest JWKS body read."""
@@ -113,9 +146,8 @@ class RemoteKeySet(IndexedKeySet):
         self._index: KeyIndex | None = None
         self._fetched_at = float("-inf")
         self._refresh_at = float("-inf")
-        self._next_attempt = float("-inf")
-        self._inflight: Future[bool] | None = None
-        self._inflight_thread: int | None = None
+        self._flights: SingleFlight[str, bool] = SingleFlight(cooldown=self.cooldown,
+                                                               clock=clock)
         self._last_error = "no fetch yet"
         self._stats = {"fetches": 0, "fetch_failures": 0, "unknown_kid_refetches": 0,
                        "key_not_found": 0, "stale_served": 0}
@@ -182,15 +214,15 @@ class RemoteKeySet(IndexedKeySet):
         fresh = now < self._fetched_at + self.max_age
         if entry is not None and now < self._refresh_at:
             return _USE, entry
-        inflight = self._inflight
+        inflight = self._flights.current(_KEYS)
         if inflight is not None:
             if entry is not None and fresh:
                 return _USE, entry
             return _WAIT, inflight
-        if may_fetch and now >= self._next_attempt:
+        if may_fetch and (flight := self._start()) is not None:
             if entry is None and index is not None:
                 self._stats["unknown_kid_refetches"] += 1
-            return _FETCH, self._start_locked(now)
+            return _FETCH, flight
         if entry is not None:
             if not fresh:
                 self._stats["stale_served"] += 1
@@ -200,13 +232,11 @@ class RemoteKeySet(IndexedKeySet):
             return _NOT_FOUND, None
         return _UNAVAILABLE, None
 
-    def _start_locked(self, now: float) -> Future[bool]:
-        future: Future[bool] = Future()
-        self._inflight = future
-        self._inflight_thread = threading.get_ident()
-        self._next_attempt = now + self.cooldown
-        self._stats["fetches"] += 1
-        return future
+    def _start(self, *, force: bool = False) -> Flight[bool] | None:
+        flight = self._flights.start(_KEYS, force=force)
+        if flight is not None:
+            self._stats["fetches"] += 1
+        return flight
 
     def _last_look(self, kid: str | None, alg: str) -> KeyEntry:
         # After the allowed fetches and waits: use what is there now, never fetch again.
@@ -253,107 +283,64 @@ class RemoteKeySet(IndexedKeySet):
             log.warning("svcauth: JWKS fetch from %s failed (%s); no keys to fall back on",
                         self.jwks_uri, reason)
 
-    def _done(self, future: Future[bool], ok: bool) -> None:
-        with self._lock:
-            self._inflight = None
-            self._inflight_thread = None
-        future.set_result(ok)
+    # -- the flows (run by svcauth._flow's drivers) -------------------------------------------
 
-    # -- sync --------------------------------------------------------------------------------
-
-    def _fetch(self, future: Future[bool]) -> None:
+    def _fetch_flow(self, flight: Flight[bool]) -> Flow[None]:
         ok = False
         try:
-            self._install(get_jwks(self.jwks_uri, client=self._http, timeout=self.timeout,
-                                   max_bytes=self.max_bytes))
+            self._install((yield from jwks_flow(self.jwks_uri, timeout=self.timeout,
+                                                max_bytes=self.max_bytes)))
             ok = True
         except ValueError as exc:
             self._failed(unavailable(self.jwks_uri, str(exc)))
         except Exception as exc:
             self._failed(exc)
+        except BaseException:  # cancelled: nobody got an answer, let the next caller try
+            self._flights.forget(_KEYS)
+            raise
         finally:
-            self._done(future, ok)
+            self._flights.finish(flight, ok)
 
-    def resolve(self, kid: str | None, alg: str) -> KeyEntry:
-        """The entry for ``kid``/``alg``, fetching (or waiting for a fetch) when needed."""
+    def _resolve_flow(self, kid: str | None, alg: str) -> Flow[KeyEntry]:
         for may_fetch in (True, True, False):
             with self._lock:
                 action, value = self._plan(kid, alg, may_fetch=may_fetch)
             if action == _USE:
                 return value  # type: ignore[no-any-return]
             if action == _FETCH:
-                self._fetch(value)
+                yield from self._fetch_flow(value)
             elif action == _WAIT:
-                if self._inflight_thread == threading.get_ident():
-                    break  # an async fetch on this very thread: waiting would deadlock
-                with contextlib.suppress(FutureTimeout):
-                    value.result(timeout=self.timeout + 1.0)
+                if (yield Wait(value, self.timeout + 1.0)) == "reentrant":
+                    break  # an async fetch led from this very thread: waiting would deadlock
             else:
                 raise self._refused(action, kid, alg)
         return self._last_look(kid, alg)
+
+    def _refresh_flow(self) -> Flow[bool]:
+        with self._lock:
+            flight = self._start(force=True)
+            joined = self._flights.current(_KEYS) if flight is None else None
+        if flight is not None:
+            yield from self._fetch_flow(flight)
+        elif joined is not None:
+            yield Wait(joined, self.timeout + 1.0)
+        return self._index is not None
+
+    # -- the entry points ---------------------------------------------------------------------
+
+    def resolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """The entry for ``kid``/``alg``, fetching (or waiting for a fetch) when needed."""
+        return run_sync(self._resolve_flow(kid, alg), self._http)
+
+    async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
+        """As :meth:`resolve`; fetches and waits never block the event loop."""
+        return await run_async(self._resolve_flow(kid, alg), self._ahttp)
 
     def refresh(self) -> bool:
         """Fetch now, cooldown or not, unless a fetch is in flight (then wait for it); for
         warming up at start. True when usable keys are held afterwards (blocking)."""
-        with self._lock:
-            future = self._inflight
-            mine = future is None
-            if future is None:
-                future = self._start_locked(self.clock())
-        if mine:
-            self._fetch(future)
-        else:
-            with contextlib.suppress(FutureTimeout):
-                future.result(timeout=self.timeout + 1.0)
-        return self._index is not None
-
-    # -- async -------------------------------------------------------------------------------
-
-    async def _afetch(self, future: Future[bool]) -> None:
-        ok = False
-        try:
-            self._install(await aget_jwks(self.jwks_uri, client=self._ahttp,
-                                          timeout=self.timeout, max_bytes=self.max_bytes))
-            ok = True
-        except ValueError as exc:
-            self._failed(unavailable(self.jwks_uri, str(exc)))
-        except asyncio.CancelledError:
-            with self._lock:  # nobody got an answer: let the next caller try at once
-                self._next_attempt = float("-inf")
-            raise
-        except Exception as exc:
-            self._failed(exc)
-        finally:
-            self._done(future, ok)
-
-    async def aresolve(self, kid: str | None, alg: str) -> KeyEntry:
-        """Async twin of :meth:`resolve`: fetches and waits never block the event loop."""
-        for may_fetch in (True, True, False):
-            with self._lock:
-                action, value = self._plan(kid, alg, may_fetch=may_fetch)
-            if action == _USE:
-                return value  # type: ignore[no-any-return]
-            if action == _FETCH:
-                await self._afetch(value)
-            elif action == _WAIT:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(value)),
-                                           self.timeout + 1.0)
-            else:
-                raise self._refused(action, kid, alg)
-        return self._last_look(kid, alg)
+        return run_sync(self._refresh_flow(), self._http)
 
     async def arefresh(self) -> bool:
-        """Async twin of :meth:`refresh`."""
-        with self._lock:
-            future = self._inflight
-            mine = future is None
-            if future is None:
-                future = self._start_locked(self.clock())
-        if mine:
-            await self._afetch(future)
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
-                                       self.timeout + 1.0)
-        return self._index is not None
+        """As :meth:`refresh`, on the event loop."""
+        return await run_async(self._refresh_flow(), self._ahttp)

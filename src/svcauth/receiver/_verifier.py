@@ -48,7 +48,7 @@ from ._compact import (
     segment,
 )
 from ._keys import SUPPORTED_ALGS, KeyEntry
-from ._keyset import ForeignKeySet, IndexedKeySet, KeySet
+from ._keyset import KeySet, key_source
 
 __all__ = ["Verifier"]
 
@@ -118,7 +118,8 @@ class Verifier:
         if key_set is None:
             raise ConfigurationError("Verifier key_set: expected a key set, found none",
                                      code="config_missing")
-        bound = getattr(key_set, "issuer", None)
+        source = key_source(key_set)
+        bound = source.issuer
         if bound is not None and bound != issuer:
             raise ConfigurationError(f"Verifier key_set: expected keys of issuer {issuer!r}, "
                                      f"found a key set of {bound!r}")
@@ -145,10 +146,9 @@ class Verifier:
         """Wall-clock seconds since the epoch."""
         self.key_set = key_set
         """Where keys come from."""
-        ks = key_set if isinstance(key_set, IndexedKeySet) else ForeignKeySet(key_set)
-        self._lookup = ks.lookup
-        self._resolve = ks.resolve
-        self._aresolve = ks.aresolve
+        self._lookup = source.lookup
+        self._resolve = source.resolve
+        self._aresolve = source.aresolve
         if cache is _DEFAULT:
             cache = VerifiedTokenCache(clock=clock)
         if cache is not None:
