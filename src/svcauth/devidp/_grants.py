@@ -51,8 +51,8 @@ class Outcome:
         return value if isinstance(value, str) else None
 
 
-def _check_scope(requested: str) -> None:
-    if invalid_scopes(requested):
+def _check_scope(issuer: TokenIssuer, client: Client, requested: str) -> None:
+    if invalid_scopes(issuer.realm, client, requested):
         raise OAuthError(400, "invalid_scope", f"Invalid scopes: {requested}")
 
 
@@ -70,10 +70,10 @@ def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
     if grant is None:
         raise OAuthError(401, "invalid_request",
                          "The associated service account for the client does not exist")
-    _check_scope(requested)
+    _check_scope(issuer, client, requested)
     token, life = issuer.access_token(grant)
     return {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
-            "token_type": "Bearer", "not-before-policy": 0, "scope": grant.scope}
+            "token_type": "Bearer", "not-before-policy": 0, "scope": grant.scope_claim}
 
 
 def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
@@ -82,7 +82,7 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "unauthorized_client",
                          "Client not allowed for direct access grants")
     requested = form.get("scope", "")
-    _check_scope(requested)
+    _check_scope(issuer, client, requested)
     username = (form.get("username") or "").lower()
     user = issuer.realm.users.get(username)
     password = form.get("password") or ""
@@ -108,7 +108,7 @@ def _user_tokens(issuer: TokenIssuer, grant: Grant, *, id_token: bool) -> dict[s
     if id_token:
         body["id_token"] = issuer.id_token(grant, token, life)
     body.update({"not-before-policy": 0, "session_state": grant.session_id,
-                 "scope": grant.scope})
+                 "scope": grant.scope_claim})
     return body
 
 
@@ -125,7 +125,7 @@ def _refresh(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
     if claims.get("azp") != client.client_id:
         raise OAuthError(400, "invalid_grant", "Unmatching clients")
-    user = next((u for u in issuer.realm.users.values() if u.id == claims.get("sub")), None)
+    user = issuer.realm.user_by_id(claims.get("sub"))
     if user is None or not user.enabled:
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
     scope = str(claims.get("scope", ""))

@@ -75,22 +75,23 @@ class Finding:
 
 
 def _flows(client: RealmClient) -> Iterator[Finding]:
-    rep = client.rep
+    model = client.model  # flags as Keycloak reads them (standardFlowEnabled absent: on)
     if client.service_account:
-        for flag, rule, what in (
-            ("standardFlowEnabled", "service-account-standard-flow", "the browser (standard) flow"),
-            ("implicitFlowEnabled", "service-account-implicit-flow", "the implicit flow"),
-            ("directAccessGrantsEnabled", "service-account-direct-grants",
+        for on, flag, rule, what in (
+            (model.standard_flow, "standardFlowEnabled", "service-account-standard-flow",
+             "the browser (standard) flow"),
+            (model.implicit_flow, "implicitFlowEnabled", "service-account-implicit-flow",
+             "the implicit flow"),
+            (model.direct_access, "directAccessGrantsEnabled", "service-account-direct-grants",
              "direct access (password) grants"),
         ):
-            # standardFlowEnabled defaults to true in Keycloak: absent counts as on.
-            if rep.get(flag, flag == "standardFlowEnabled") is True:
+            if on:
                 yield Finding(client.client_id, flag, rule, ERROR,
                               f"expected false for a service-account client, found {what} on")
         if client.public:
             yield Finding(client.client_id, "publicClient", "public-service-account", ERROR,
                           "expected a confidential client for a service account, found a public one")
-    elif rep.get("directAccessGrantsEnabled") is True:
+    elif model.direct_access:
         yield Finding(client.client_id, "directAccessGrantsEnabled", "password-grant", WARNING,
                       "direct access (password) grants are on: keep them for demos only")
 
@@ -169,8 +170,9 @@ def _audience(realm: RealmFile, realm_scopes: frozenset[str] | None) -> Iterator
                 continue
             by_mapper[target] = by_mapper.get(target, False) or mapper.audience_client == target
         scopes = client.default_client_scopes
-        roles_scope = ((scopes is None or "roles" in scopes)
-                       and (realm_scopes is None or "roles" in realm_scopes))
+        # The shared model applies Keycloak's import rules (realm clientScopes, realm and
+        # per-client defaults): the roles scope reaches the token when it is a default scope.
+        roles_scope = "roles" in client.model.default_scopes
         for receiver in sorted((by_role | set(by_mapper)) - {client.client_id}):
             if by_mapper.get(receiver) or (receiver in by_role and roles_scope):
                 continue

@@ -1,0 +1,75 @@
+"""Which client scopes a token request reaches, as Keycloak's ``TokenManager`` decides.
+
+- The request's scopes are the client itself (its own mappers and role scope), its default
+  scopes, and the optional scopes the ``scope`` parameter names.
+- The ``scope`` parameter is valid when every value but ``openid`` is one of the client's
+  default or optional scopes; otherwise Keycloak answers ``invalid_scope``.
+- The ``scope`` claim is ``openid`` (when asked) and the names of the reached scopes whose
+  ``include.in.token.scope`` is on, sorted (Keycloak answers ``email profile`` whatever the
+  file's order); the refresh token names every reached scope.
+- Roles: every role of the user with ``fullScopeAllowed``; else only those in the role
+  scope of the client and its reached scopes (composites expanded), plus the client's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._model import Client, ClientScope, Realm, RoleRef, User
+
+
+@dataclass(frozen=True)
+class ScopeSet:
+    """The client scopes one request reaches."""
+
+    client: Client
+    """The requesting client."""
+    scopes: tuple[ClientScope, ...]
+    """Default scopes then requested optional scopes, in the client's order."""
+    openid: bool
+    """``openid`` was requested."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the reached scopes."""
+        return tuple(s.name for s in self.scopes)
+
+    def scope_claim(self) -> str:
+        """The access token's ``scope`` claim."""
+        parts = ["openid"] if self.openid else []
+        parts += sorted(s.name for s in self.scopes if s.include_in_token_scope)
+        return " ".join(parts)
+
+    def refresh_scope_claim(self) -> str:
+        """The refresh token's ``scope`` claim (every reached scope)."""
+        return " ".join((["openid"] if self.openid else []) + sorted(self.names))
+
+
+def invalid_scopes(realm: Realm, client: Client, requested: str) -> list[str]:
+    """Requested scope values the client cannot have (Keycloak's ``isValidScope``)."""
+    allowed = {"openid", *client.default_scopes, *client.optional_scopes}
+    return [s for s in requested.split() if s not in allowed]
+
+
+def reached_scopes(realm: Realm, client: Client, requested: str) -> ScopeSet:
+    """The scopes a (valid) request reaches."""
+    asked = set(requested.split())
+    names = list(client.default_scopes)
+    names += [s for s in client.optional_scopes if s in asked and s not in names]
+    return ScopeSet(client=client,
+                    scopes=tuple(realm.client_scopes[n] for n in names if n in realm.client_scopes),
+                    openid="openid" in asked)
+
+
+def token_roles(realm: Realm, user: User, reached: ScopeSet) -> set[RoleRef]:
+    """The user's roles that reach the token (``TokenManager.getAccess``)."""
+    roles = realm.expand(realm.direct_roles(user))
+    client = reached.client
+    if client.full_scope_allowed:
+        return roles
+    allowed: set[RoleRef] = {(c, r) for c, r in roles if c == client.client_id}
+    scoped: set[RoleRef] = set(client.role_scope)
+    for scope in reached.scopes:
+        scoped |= set(scope.role_scope)
+    allowed |= realm.expand(scoped)
+    return roles & allowed
