@@ -109,6 +109,8 @@ def _convert(json_type: str | None, value: Any) -> Any:
 def map_value(config: Mapping[str, str], value: Any) -> Any:
     """``OIDCAttributeMapperHelper.mapAttributeValue``: lists and ``jsonType.label``."""
     json_type = config.get("jsonType.label")
+    if value is None:
+        return None
     if isinstance(value, list | tuple | set):
         items = list(value)
         if not items:

@@ -20,6 +20,7 @@ client-scopes-dropped               error     a ``clientScopes`` array drops bui
 wildcard-redirect                   error     a redirect URI with ``*``
 password-grant                      warning   a non-service client with direct access grants
 service-account-scope-missing       warning   ``defaultClientScopes`` without service_account
+devidp-unsupported (``--devidp``)   warning   something the embedded dev IdP does not emulate
 ==================================  ========  =============================================
 
 The audience rule, and why it is sound for what the file can show. A receiver X appears in a
@@ -209,6 +210,19 @@ def lint_realm(realm: RealmFile) -> list[Finding]:
         findings.extend(_redirects(client))
         findings.extend(_service_scope(client))
     return sorted(findings)
+
+
+DEVIDP_RULE = "devidp-unsupported"
+"""Rule id of ``lint --devidp`` findings: something the dev IdP does not emulate."""
+
+
+def devidp_findings(realm: RealmFile) -> list[Finding]:
+    """One warning per thing in ``realm`` the dev IdP does not emulate (the same items it
+    logs at start-up; placeholders are judged by ``literal-secret`` instead)."""
+    from ..devidp._coverage import unsupported  # the dev IdP owns what it emulates
+
+    return [Finding(n.subject, n.field, DEVIDP_RULE, WARNING, n.message)
+            for n in unsupported(realm.model)]
 
 
 def has_errors(findings: list[Finding]) -> bool:

@@ -112,9 +112,25 @@ BUILTIN_SCOPES: Mapping[str, ClientScope] = {s.name: s for s in (
 """Keycloak 26.7's built-in OIDC client scopes by name."""
 
 
+REALM_MANAGEMENT = "realm-management"
+"""The built-in client holding a realm's admin roles."""
+_MANAGEMENT_ROLES = ("view-realm", "view-users", "view-clients", "view-events",
+                     "view-identity-providers", "view-authorization", "manage-realm",
+                     "manage-users", "manage-clients", "manage-events",
+                     "manage-identity-providers", "manage-authorization", "query-users",
+                     "query-clients", "query-realms", "query-groups", "create-client",
+                     "impersonation")
+
+
 def default_roles(realm: str) -> dict[RoleRef, tuple[RoleRef, ...]]:
-    """The built-in composites: ``default-roles-<realm>`` and ``account/manage-account``."""
+    """The built-in composites: ``default-roles-<realm>``, ``account/manage-account`` and
+    ``manage-consent``, and ``realm-management``'s ``realm-admin``/``view-*``."""
+    rm = REALM_MANAGEMENT
     return {
+        (rm, "realm-admin"): tuple((rm, r) for r in _MANAGEMENT_ROLES),
+        (rm, "view-users"): ((rm, "query-users"), (rm, "query-groups")),
+        (rm, "view-clients"): ((rm, "query-clients"),),
+        (ACCOUNT_CLIENT, "manage-consent"): ((ACCOUNT_CLIENT, "view-consent"),),
         (None, f"default-roles-{realm}"): (
             (None, "offline_access"), (None, "uma_authorization"),
             (ACCOUNT_CLIENT, "view-profile"), (ACCOUNT_CLIENT, "manage-account")),
