@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--notification-port", type=int, default=8082)
     up.add_argument("--smtp-port", type=int, default=2525)
     up.add_argument("--run-dir", default="var/up", help="databases, logs and mail (var/up)")
+    up.add_argument("--auth-path", default="", choices=("", "/auth"),
+                    help="'/auth': serve and use Keycloak's legacy path prefix (< 17)")
 
     demo = sub.add_parser("demo", help="run the whole story on free ports and check it")
     demo.add_argument("--idp", choices=("dev", "keycloak"), default="dev")

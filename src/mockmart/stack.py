@@ -41,11 +41,12 @@ class KeycloakIdP:
     mint tokens: the demo counts token requests at the callers instead."""
 
     def __init__(self, realm_file: Path, env: Mapping[str, str], port: int,
-                 progress: Progress) -> None:
+                 progress: Progress, auth_path: str = "") -> None:
         from svcauth.keycloak import KeycloakConfig, LocalKeycloak
 
         self._kc = LocalKeycloak(KeycloakConfig(port=port, realm_files=(realm_file,),
-                                                env=dict(env)), progress=progress)
+                                                env=dict(env), auth_path=auth_path),
+                                 progress=progress)
         self.realm_name = "techstore"
         """The realm (the realm file's)."""
         self._started = False
@@ -123,6 +124,8 @@ class StackOptions:
     """Remove databases, mail and logs a previous run left in ``run_dir`` first."""
     idp: str = "dev"
     """``dev`` (the embedded DevIdP, in this process) or ``keycloak`` (a real local one)."""
+    auth_path: str = ""
+    """``/auth`` to serve and use Keycloak's legacy path prefix (< 17), "" for none."""
 
 
 class Stack:
@@ -135,9 +138,11 @@ class Stack:
         self.idp: Any
         """The identity provider: a ``DevIdP`` or a :class:`KeycloakIdP`."""
         if options.idp == "keycloak":
-            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress)
+            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress,
+                                   auth_path=options.auth_path)
         else:
-            self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
+            self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port,
+                              auth_path=options.auth_path)
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
         self.shops: list[ServiceProcess] = []
@@ -160,7 +165,8 @@ class Stack:
             "KEYCLOAK_URL": self.idp.base_url,
             "KEYCLOAK_PUBLIC_URL": self.idp.base_url,
             "KEYCLOAK_REALM": self.realm_name,
-            "KEYCLOAK_AUTH_PATH": "",
+            # "/" = no prefix, read the same by svcauth and the seed's code (no warning).
+            "KEYCLOAK_AUTH_PATH": self.options.auth_path or "/",
             "KEYCLOAK_CLIENT_ID": client_id,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp.port),

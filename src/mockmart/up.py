@@ -61,7 +61,8 @@ def run_up(args: argparse.Namespace) -> int:
 
     stack = Stack(StackOptions(
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
-        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp),
+        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
+        auth_path=getattr(args, "auth_path", "")),
         progress=progress)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

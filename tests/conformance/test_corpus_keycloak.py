@@ -26,7 +26,9 @@ from svcauth.devidp import DevIdP
 from svcauth.keycloak import KeycloakEndpoints
 from svcauth.realm import realm_from_dict
 
-pytestmark = pytest.mark.keycloak
+# The module fixture may start the session's Keycloak (a minute, several on a loaded machine)
+# and imports six realms before the first request: more than the default 300 s per test.
+pytestmark = [pytest.mark.keycloak, pytest.mark.timeout(1200)]
 
 
 def _load(path: Path) -> dict[str, object]:
