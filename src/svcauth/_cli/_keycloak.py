@@ -60,7 +60,7 @@ def run_lint(args: argparse.Namespace) -> int:
     realm = load_realm_file(args.file)
     findings = lint_realm(realm)
     if getattr(args, "devidp", False):
-        findings += devidp_findings(realm)
+        findings = sorted(findings + devidp_findings(realm))
     for finding in findings:
         print(finding.line())
     errors = sum(f.severity == ERROR for f in findings)
