@@ -97,6 +97,10 @@ def _realm(realm: Realm) -> list[Notice]:
             out.append(Notice("realm", key, f"{what}: ignored"))
     components = raw.get("components")
     if isinstance(components, dict) and components.get(
+            "org.keycloak.userprofile.UserProfileProvider"):
+        out.append(Notice("realm", "components", "a user profile of its own: every user may "
+                          "use the password grant (the default profile's checks are off)"))
+    if isinstance(components, dict) and components.get(
             "org.keycloak.storage.UserStorageProvider"):
         out.append(Notice("realm", "components", "user federation (LDAP/Kerberos): only the "
                           "file's users exist"))

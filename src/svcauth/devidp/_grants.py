@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..realm import profile_complete
 from ._clientauth import AuthContext, authenticate_client, presented_client_id
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
@@ -94,6 +95,8 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_grant", "Invalid user credentials")
     if not user.enabled:
         raise OAuthError(400, "invalid_grant", "Account disabled")
+    if not profile_complete(issuer.realm, user):
+        raise OAuthError(400, "invalid_grant", "Account is not fully set up")
     grant = issuer.user_grant(client, user, issuer=ctx.issuer, now=ctx.now,
                               scope=token_scope(requested))
     return _user_tokens(issuer, grant, id_token="openid" in requested.split())

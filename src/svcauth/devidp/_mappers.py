@@ -8,9 +8,9 @@ way Keycloak's mapper class does:
   absent follows ``id.token.claim``; ``introspection.token.claim`` absent follows the access
   token. Every switch is on only for the exact string ``true``.
 - ``claim.name`` is a dotted path (``a.b`` nests, ``\\.`` is a literal dot); role mappers
-  replace ``${client_id}`` in it. ``jsonType.label`` converts (``String``, ``long``, ``int``,
-  ``boolean``, ``JSON``); ``multivalued`` keeps lists (else the first value) and merges
-  into a list already at the path.
+  replace ``${client_id}`` in it (not in the role prefix). ``jsonType.label`` converts
+  (``String``, ``long``, ``int``, ``boolean``, ``JSON``); ``multivalued`` keeps lists (else
+  the first value) and merges into a list already at the path.
 - Hardcoded roles join the token's roles before the role and audience-resolve mappers run.
 """
 
@@ -200,8 +200,8 @@ def _client_roles(ctx: MapperContext, m: ProtocolMapper) -> None:
     for client_id, roles in by_client.items():
         if only is not None and client_id != only:
             continue
+        # ${client_id} is replaced in the claim name only: the prefix stays as written.
         prefix = m.config.get("usermodel.clientRoleMapping.rolePrefix")
-        prefix = prefix.replace(CLIENT_ID_PLACEHOLDER, client_id) if prefix else prefix
         _role_claim(ctx, m, _prefixed(roles, prefix), client_id)
 
 
@@ -286,7 +286,8 @@ def _address(ctx: MapperContext, m: ProtocolMapper) -> None:
         values = ctx.realm.user_attribute(ctx.user, attribute)
         if values:
             address[claim] = values[0]
-    ctx.claims["address"] = address
+    if address:  # Keycloak leaves an empty address out
+        ctx.claims["address"] = address
 
 
 def _organization(ctx: MapperContext, m: ProtocolMapper) -> None:

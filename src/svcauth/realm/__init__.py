@@ -18,7 +18,7 @@ from .._errors import ConfigurationError
 from ._builtin import ACCOUNT_CLIENT, BUILTIN_SCOPES, SERVICE_ACCOUNT_SCOPE
 from ._model import OIDC, Client, ClientScope, Group, ProtocolMapper, Realm, RoleRef, User
 from ._parse import realm_from_dict
-from ._scopes import ScopeSet, invalid_scopes, reached_scopes, token_roles
+from ._scopes import ScopeSet, invalid_scopes, profile_complete, reached_scopes, token_roles
 
 
 def read_realm_json(path: str | Path) -> dict[str, Any]:
@@ -49,5 +49,5 @@ def load_realm(path: str | Path, env: Mapping[str, str] | None = None) -> Realm:
 
 __all__ = ["ACCOUNT_CLIENT", "BUILTIN_SCOPES", "OIDC", "SERVICE_ACCOUNT_SCOPE", "Client",
            "ClientScope", "Group", "ProtocolMapper", "Realm", "RoleRef", "ScopeSet", "User",
-           "invalid_scopes", "load_realm", "reached_scopes", "read_realm_json",
+           "invalid_scopes", "load_realm", "profile_complete", "reached_scopes", "read_realm_json",
            "realm_from_dict", "token_roles"]

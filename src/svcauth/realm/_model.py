@@ -294,10 +294,8 @@ class Realm:
             current: str | None = path
             while current is not None and (group := self.groups.get(current)) is not None:
                 found = list(group.attributes.get(name, ()))
-                if found:
-                    if not aggregate:
-                        return found
-                    values += [v for v in found if v not in values]
-                    break
+                if found and not aggregate:
+                    return found
+                values += [v for v in found if v not in values]
                 current = group.parent
         return values

@@ -8,7 +8,7 @@
   built-in lists (none when the file defines its own scopes).
 - A client with ``defaultClientScopes`` or ``optionalClientScopes`` gets exactly the listed
   scopes that exist (both lists replaced); without either it gets the realm's defaults of its
-  protocol, plus ``service_account`` when its service account is on.
+  protocol (Keycloak 26.7.3 adds no ``service_account`` to an imported client).
 - Users: usernames and e-mails lower-cased; the service-account user created (with
   ``default-roles-<realm>``) for a client whose file lists none.
 """
@@ -27,7 +27,6 @@ from ._builtin import (
     BUILTIN_SCOPES,
     DEFAULT_SCOPES,
     OPTIONAL_SCOPES,
-    SERVICE_ACCOUNT_SCOPE,
     default_roles,
 )
 from ._model import OIDC, Client, ClientScope, Group, ProtocolMapper, Realm, RoleRef, User
@@ -130,9 +129,9 @@ def _client(rep: Mapping[str, Any], where: str, scopes: Mapping[str, ClientScope
     if isinstance(given_default, list) or isinstance(given_optional, list):
         defaults, optionals = string_list(given_default), string_list(given_optional)
     else:
+        # An imported client gets the realm's defaults only: Keycloak 26.7.3 does not add
+        # service_account to a client of the file (checked in tests/conformance).
         defaults, optionals = realm_defaults, realm_optionals
-        if service_accounts and SERVICE_ACCOUNT_SCOPE in scopes:
-            defaults = (*defaults, SERVICE_ACCOUNT_SCOPE)
 
     def usable(names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for n in names

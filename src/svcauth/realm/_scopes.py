@@ -28,6 +28,8 @@ class ScopeSet:
     """Default scopes then requested optional scopes, in the client's order."""
     openid: bool
     """``openid`` was requested."""
+    organizations: bool = False
+    """The realm has ``organizationsEnabled``: only then is ``organization`` named in ``scope``."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -37,7 +39,8 @@ class ScopeSet:
     def scope_claim(self) -> str:
         """The access token's ``scope`` claim."""
         parts = ["openid"] if self.openid else []
-        parts += sorted(s.name for s in self.scopes if s.include_in_token_scope)
+        parts += sorted(s.name for s in self.scopes if s.include_in_token_scope
+                        and (s.name != "organization" or self.organizations))
         return " ".join(parts)
 
     def refresh_scope_claim(self) -> str:
@@ -58,7 +61,29 @@ def reached_scopes(realm: Realm, client: Client, requested: str) -> ScopeSet:
     names += [s for s in client.optional_scopes if s in asked and s not in names]
     return ScopeSet(client=client,
                     scopes=tuple(realm.client_scopes[n] for n in names if n in realm.client_scopes),
-                    openid="openid" in asked)
+                    openid="openid" in asked,
+                    organizations=realm.raw.get("organizationsEnabled") is True)
+
+
+PROFILE_ATTRIBUTES = ("email", "firstName", "lastName")
+"""What Keycloak's default user profile requires of a user (besides the username)."""
+
+
+def profile_complete(realm: Realm, user: User) -> bool:
+    """False when Keycloak 26 would refuse the user a direct grant with "Account is not fully
+    set up": the default user profile (no user-profile component in the file) with
+    ``VERIFY_PROFILE`` on requires an e-mail, a first and a last name."""
+    if user.service_account_client is not None:
+        return True
+    components = realm.raw.get("components")
+    if isinstance(components, dict) and components.get(
+            "org.keycloak.userprofile.UserProfileProvider"):
+        return True  # a profile of the file's own: not emulated (named at start-up)
+    for action in realm.raw.get("requiredActions") or ():
+        if isinstance(action, dict) and action.get("alias") == "VERIFY_PROFILE" \
+                and action.get("enabled") is False:
+            return True
+    return all(realm.user_attribute(user, name) for name in PROFILE_ATTRIBUTES)
 
 
 def token_roles(realm: Realm, user: User, reached: ScopeSet) -> set[RoleRef]:
