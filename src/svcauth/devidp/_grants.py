@@ -73,8 +73,12 @@ def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
                          "The associated service account for the client does not exist")
     _check_scope(issuer, client, requested)
     token, life = issuer.access_token(grant)
-    return {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
-            "token_type": "Bearer", "not-before-policy": 0, "scope": grant.scope_claim}
+    body: dict[str, Any] = {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
+                            "token_type": "Bearer"}
+    if grant.reached.openid:  # Keycloak 26.7.3 adds an ID token to client credentials
+        body["id_token"] = issuer.id_token(grant, token, life)
+    body.update({"not-before-policy": 0, "scope": grant.scope_claim})
+    return body
 
 
 def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
@@ -103,6 +107,8 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
 
 
 def _user_tokens(issuer: TokenIssuer, grant: Grant, *, id_token: bool) -> dict[str, Any]:
+    if grant.offline_requested and not grant.offline:
+        raise OAuthError(400, "not_allowed", "Offline tokens not allowed for the user or client")
     token, life = issuer.access_token(grant)
     refresh, refresh_life = issuer.refresh_token(grant)
     body: dict[str, Any] = {"access_token": token, "expires_in": life,
@@ -122,9 +128,11 @@ def _refresh(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_request", "No refresh token")
     claims = issuer.keys.verify_hmac(raw)
     exp = claims.get("exp") if claims else None
-    if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != ctx.issuer:
+    if claims is None or claims.get("typ") not in ("Refresh", "Offline") \
+            or claims.get("iss") != ctx.issuer:
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
-    if not isinstance(exp, int | float) or exp <= ctx.now:
+    offline_forever = claims.get("typ") == "Offline" and exp is None
+    if not offline_forever and (not isinstance(exp, int | float) or exp <= ctx.now):
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
     if claims.get("azp") != client.client_id:
         raise OAuthError(400, "invalid_grant", "Unmatching clients")

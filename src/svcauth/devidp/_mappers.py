@@ -3,8 +3,9 @@
 Pure code, table-driven by mapper type (:data:`MAPPERS`). Each mapper reads its config the
 way Keycloak's mapper class does:
 
-- ``access.token.claim`` absent counts as on (Keycloak's backwards compatibility);
-  ``id.token.claim``, ``lightweight.claim`` absent count as off; ``userinfo.token.claim``
+- ``access.token.claim``, ``id.token.claim``, ``lightweight.claim`` absent count as off
+  (Keycloak 26.7.3 adds no claim for a mapper without ``access.token.claim``, checked in
+  tests/conformance); ``userinfo.token.claim``
   absent follows ``id.token.claim``; ``introspection.token.claim`` absent follows the access
   token. Every switch is on only for the exact string ``true``.
 - ``claim.name`` is a dotted path (``a.b`` nests, ``\\.`` is a literal dot); role mappers
@@ -54,7 +55,7 @@ class MapperContext:
 def wants(mapper: ProtocolMapper, kind: str, *, lightweight: bool = False) -> bool:
     """Whether ``mapper`` writes into a token of ``kind`` (``access``, ``id``, ...)."""
     config = mapper.config
-    access = config.get("access.token.claim", "true") == "true"
+    access = config.get("access.token.claim") == "true"
     if kind == "access":
         return access and (not lightweight or config.get("lightweight.claim") == "true")
     if kind == "id":

@@ -32,6 +32,8 @@ JTI_PREFIX_SERVICE_ACCOUNT = "trrtcc:"
 """Keycloak 26 prefixes access-token ``jti`` by session kind: transient, client credentials."""
 JTI_PREFIX_USER = "onrtro:"
 """Online session, resource-owner password grant (seen in 26.x; see docs/devidp.md)."""
+JTI_PREFIX_OFFLINE = "ofrtro:"
+"""Offline session (``offline_access``), resource-owner password grant (26.7.3)."""
 
 __all__ = ["Grant", "access_token_claims", "at_hash", "audience", "id_token_claims",
            "invalid_scopes", "refresh_token_claims", "token_scope"]
@@ -61,7 +63,19 @@ class Grant:
     @cached_property
     def reached(self) -> ScopeSet:
         """The client scopes this request reaches."""
-        return reached_scopes(self.realm, self.client, self.scope)
+        return reached_scopes(self.realm, self.client, self.scope, self.user)
+
+    @property
+    def offline_requested(self) -> bool:
+        """A user grant asking for ``offline_access`` (a scope of the client)."""
+        return self.user.service_account_client is None and \
+            "offline_access" in self.scope.split() and \
+            "offline_access" in (*self.client.default_scopes, *self.client.optional_scopes)
+
+    @property
+    def offline(self) -> bool:
+        """An offline session: ``offline_access`` requested and permitted to the user."""
+        return self.offline_requested and "offline_access" in self.reached.names
 
     @property
     def scope_claim(self) -> str:
@@ -107,7 +121,8 @@ def _access(grant: Grant, kind: str = "access") -> MapperContext:
 def access_token_claims(grant: Grant, *, lifetime: int, jti: str | None = None) -> dict[str, Any]:
     """The access token's claims, in Keycloak 26's order where it matters to readers."""
     ctx = _access(grant)
-    prefix = JTI_PREFIX_SERVICE_ACCOUNT if grant.user.service_account_client else JTI_PREFIX_USER
+    prefix = (JTI_PREFIX_SERVICE_ACCOUNT if grant.user.service_account_client else
+              JTI_PREFIX_OFFLINE if grant.offline else JTI_PREFIX_USER)
     claims: dict[str, Any] = {"exp": grant.now + lifetime, "iat": grant.now,
                               "jti": jti or f"{prefix}{uuid.uuid4()}", "iss": grant.issuer}
     aud = audience(ctx.audiences)
@@ -115,6 +130,8 @@ def access_token_claims(grant: Grant, *, lifetime: int, jti: str | None = None) 
         claims["aud"] = aud
     if "sub" in ctx.claims:
         claims["sub"] = ctx.claims.pop("sub")
+    elif grant.user.service_account_client is not None:
+        claims["sub"] = grant.user.id  # client credentials: sub even without the basic scope
     claims["typ"] = "Bearer"
     claims["azp"] = grant.client.client_id
     if grant.session_id is not None:
@@ -156,15 +173,20 @@ def id_token_claims(grant: Grant, *, lifetime: int, access_token: str) -> dict[s
 def refresh_token_claims(grant: Grant, *, lifetime: int) -> dict[str, Any]:
     """The refresh token's claims (``typ`` ``Refresh``, ``aud`` the issuer, ``aud_x`` the
     access token's audiences, ``prov`` ``default``, as Keycloak 26.7.3 writes them)."""
+    access = _access(grant)
     claims: dict[str, Any] = {
         "exp": grant.now + lifetime, "iat": grant.now, "jti": str(uuid.uuid4()),
-        "iss": grant.issuer, "aud": grant.issuer, "sub": grant.user.id, "typ": "Refresh",
-        "azp": grant.client.client_id,
+        "iss": grant.issuer, "aud": grant.issuer, "sub": grant.user.id,
+        "typ": "Offline" if grant.offline else "Refresh", "azp": grant.client.client_id,
     }
+    if "sub" not in access.claims:
+        del claims["sub"]  # like the access token's, from the basic scope's sub mapper
+    if grant.offline:
+        del claims["exp"]  # offline tokens have no expiry of their own (26.7.3)
     if grant.session_id is not None:
         claims["sid"] = grant.session_id
     claims["scope"] = grant.reached.refresh_scope_claim()
-    aud = audience(_access(grant).audiences)
+    aud = audience(access.audiences)
     if aud is not None:
         claims["aud_x"] = aud  # the access token's audiences (Keycloak 26.7)
     claims["prov"] = "default"

@@ -119,7 +119,8 @@ _MANAGEMENT_ROLES = ("view-realm", "view-users", "view-clients", "view-events",
                      "manage-users", "manage-clients", "manage-events",
                      "manage-identity-providers", "manage-authorization", "query-users",
                      "query-clients", "query-realms", "query-groups", "create-client",
-                     "impersonation")
+                     "impersonation", "manage-organizations", "query-organizations",
+                     "view-organizations")
 
 
 def default_roles(realm: str) -> dict[RoleRef, tuple[RoleRef, ...]]:

@@ -36,8 +36,8 @@ class ProtocolMapper:
         """For an audience mapper that reaches access tokens: the client it adds to ``aud``."""
         if self.mapper_type != "oidc-audience-mapper":
             return None
-        # Keycloak treats a missing access.token.claim as "true" (backwards compatibility).
-        if self.config.get("access.token.claim", "true") != "true":
+        # Keycloak 26.7.3 adds no claim for a mapper without access.token.claim "true".
+        if self.config.get("access.token.claim") != "true":
             return None
         return self.config.get("included.client.audience") or None
 
@@ -136,7 +136,7 @@ class Client:
         for mapper in self.mappers:
             if mapper.mapper_type != "oidc-audience-mapper":
                 continue
-            if mapper.config.get("access.token.claim", "true") != "true":
+            if mapper.config.get("access.token.claim") != "true":
                 continue
             value = (mapper.config.get("included.client.audience")
                      or mapper.config.get("included.custom.audience"))

@@ -8,7 +8,8 @@
   built-in lists (none when the file defines its own scopes).
 - A client with ``defaultClientScopes`` or ``optionalClientScopes`` gets exactly the listed
   scopes that exist (both lists replaced); without either it gets the realm's defaults of its
-  protocol (Keycloak 26.7.3 adds no ``service_account`` to an imported client).
+  protocol. ``service_account`` is added only to a client whose service-account user
+  Keycloak creates itself (the file lists none), as ``enableServiceAccount`` does.
 - Users: usernames and e-mails lower-cased; the service-account user created (with
   ``default-roles-<realm>``) for a client whose file lists none.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .._errors import ConfigurationError
@@ -27,6 +29,7 @@ from ._builtin import (
     BUILTIN_SCOPES,
     DEFAULT_SCOPES,
     OPTIONAL_SCOPES,
+    SERVICE_ACCOUNT_SCOPE,
     default_roles,
 )
 from ._model import OIDC, Client, ClientScope, Group, ProtocolMapper, Realm, RoleRef, User
@@ -129,8 +132,6 @@ def _client(rep: Mapping[str, Any], where: str, scopes: Mapping[str, ClientScope
     if isinstance(given_default, list) or isinstance(given_optional, list):
         defaults, optionals = string_list(given_default), string_list(given_optional)
     else:
-        # An imported client gets the realm's defaults only: Keycloak 26.7.3 does not add
-        # service_account to a client of the file (checked in tests/conformance).
         defaults, optionals = realm_defaults, realm_optionals
 
     def usable(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -245,14 +246,22 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
         if isinstance(rep, Mapping) and rep.get("username"):
             user = _user(name, rep, f"users[{i}]")
             users[user.username] = user
-    # Keycloak creates the service-account user itself when the file does not list one.
-    for client in clients.values():
+    # Keycloak creates the service-account user itself when the file does not list one
+    # (enableServiceAccount), and then gives the client the service_account scope.
+    for client in list(clients.values()):
         if client.service_accounts and not any(
                 u.service_account_client == client.client_id for u in users.values()):
             sa = _user(name, {"username": f"service-account-{client.client_id}",
                               "serviceAccountClientId": client.client_id, "enabled": True,
                               "realmRoles": [f"default-roles-{name.lower()}"]}, "users")
             users[sa.username] = sa
+            scope = scopes.get(SERVICE_ACCOUNT_SCOPE)
+            if scope is not None and scope.protocol == client.protocol and \
+                    SERVICE_ACCOUNT_SCOPE not in client.default_scopes:
+                clients[client.client_id] = replace(
+                    client, default_scopes=(*client.default_scopes, SERVICE_ACCOUNT_SCOPE),
+                    optional_scopes=tuple(s for s in client.optional_scopes
+                                          if s != SERVICE_ACCOUNT_SCOPE))
     return Realm(
         name=name,
         access_token_lifespan=rep_int(raw, "accessTokenLifespan", 300, where="realm") or 300,

@@ -54,15 +54,24 @@ def invalid_scopes(realm: Realm, client: Client, requested: str) -> list[str]:
     return [s for s in requested.split() if s not in allowed]
 
 
-def reached_scopes(realm: Realm, client: Client, requested: str) -> ScopeSet:
-    """The scopes a (valid) request reaches."""
+def reached_scopes(realm: Realm, client: Client, requested: str,
+                   user: User | None = None) -> ScopeSet:
+    """The scopes a (valid) request reaches; with ``user``, only those permitted to them: a
+    scope with a role scope (``offline_access``: the ``offline_access`` role) needs one of
+    its roles (Keycloak's ``isClientScopePermittedForUser``). ``organization`` is left out
+    while the realm has organizations off."""
     asked = set(requested.split())
     names = list(client.default_scopes)
     names += [s for s in client.optional_scopes if s in asked and s not in names]
-    return ScopeSet(client=client,
-                    scopes=tuple(realm.client_scopes[n] for n in names if n in realm.client_scopes),
-                    openid="openid" in asked,
-                    organizations=realm.raw.get("organizationsEnabled") is True)
+    organizations = realm.raw.get("organizationsEnabled") is True
+    scopes = [realm.client_scopes[n] for n in names if n in realm.client_scopes
+              and (n != "organization" or organizations)]
+    if user is not None:
+        roles = realm.expand(realm.direct_roles(user))
+        scopes = [s for s in scopes if not s.role_scope
+                  or roles & realm.expand(set(s.role_scope))]
+    return ScopeSet(client=client, scopes=tuple(scopes), openid="openid" in asked,
+                    organizations=organizations)
 
 
 PROFILE_ATTRIBUTES = ("email", "firstName", "lastName")
