@@ -30,8 +30,7 @@ token, or (b) the caller has an ``oidc-audience-mapper`` naming X whose ``access
 is ``"true"`` (absent adds nothing on 26.7.3). A client C is a *caller* of X when the file
 links them: C's service account holds a role of X, or C carries an audience mapper naming X.
 For every such pair the linter checks that route (a) or (b) is effective: route (a) fails
-when C gives
-``defaultClientScopes`` without ``roles`` (or the realm's ``clientScopes`` array drops
+when C gives ``defaultClientScopes`` without ``roles`` (or the realm's ``clientScopes`` array drops
 ``roles``); route (b) fails when the mapper's ``access.token.claim`` is not ``"true"``. A caller
 known only outside the file (a receiver's ``allowed_clients``) holds none of X's roles and has no
 mapper, so its tokens never carry X: the file cannot show that link, so it is not reported
