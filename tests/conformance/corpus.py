@@ -29,8 +29,9 @@ BY_NATURE = frozenset({"exp", "iat", "jti", "sub", "sid", "session_state", "at_h
 """Claims whose values differ between two servers by nature (their presence and JSON type are
 still compared): times, random ids, user UUIDs generated at import, the issuer's host."""
 RESPONSE_BY_NATURE = frozenset({"access_token", "refresh_token", "id_token", "session_state",
-                                "expires_in", "scope"})
-"""Token-response fields compared otherwise (tokens by their claims, scope as a set)."""
+                                "expires_in", "refresh_expires_in", "scope"})
+"""Token-response fields compared otherwise (tokens by their claims, scope as a set, the two
+``*_expires_in`` within one second: a second boundary may pass while a server answers)."""
 
 
 @dataclass(frozen=True)

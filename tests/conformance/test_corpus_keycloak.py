@@ -84,6 +84,10 @@ def test_token_answer_matches_keycloak(servers: dict[str, tuple[str, str]],
         assert dev_body == kc_body
         return
     assert comparable_response(dev_body) == comparable_response(kc_body)
+    for field in ("expires_in", "refresh_expires_in"):
+        kc_left, dev_left = kc_body[field], dev_body[field]
+        assert (kc_left == 0) == (dev_left == 0), field  # 0: no expiry (offline, no refresh)
+        assert abs(kc_left - dev_left) <= 1, field
     for field in ("access_token", "id_token"):
         if field in kc_body:
             assert comparable(claims_of(dev_body[field])) == comparable(claims_of(kc_body[field])), field
