@@ -27,6 +27,7 @@ SECRET_VARS = {
     "cart-reminder-job": "CART_REMINDER_JOB_CLIENT_SECRET",
     "payment-provider": "PAYMENT_PROVIDER_CLIENT_SECRET",
     "reporting-job": "REPORTING_JOB_CLIENT_SECRET",
+    "payment-gateway-dpop": "PAYMENT_GATEWAY_DPOP_CLIENT_SECRET",
 }
 
 

@@ -41,11 +41,12 @@ class KeycloakIdP:
     mint tokens: the demo counts token requests at the callers instead."""
 
     def __init__(self, realm_file: Path, env: Mapping[str, str], port: int,
-                 progress: Progress, auth_path: str = "") -> None:
+                 progress: Progress, auth_path: str = "", tracing_endpoint: str = "") -> None:
         from svcauth.keycloak import KeycloakConfig, LocalKeycloak
 
         self._kc = LocalKeycloak(KeycloakConfig(port=port, realm_files=(realm_file,),
-                                                env=dict(env), auth_path=auth_path),
+                                                env=dict(env), auth_path=auth_path,
+                                                tracing_endpoint=tracing_endpoint),
                                  progress=progress)
         self.realm_name = "techstore"
         """The realm (the realm file's)."""
@@ -126,6 +127,9 @@ class StackOptions:
     """``dev`` (the embedded DevIdP, in this process) or ``keycloak`` (a real local one)."""
     auth_path: str = ""
     """``/auth`` to serve and use Keycloak's legacy path prefix (< 17), "" for none."""
+    otlp_endpoint: str = ""
+    """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
+    (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
 
 
 class Stack:
@@ -139,7 +143,8 @@ class Stack:
         """The identity provider: a ``DevIdP`` or a :class:`KeycloakIdP`."""
         if options.idp == "keycloak":
             self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress,
-                                   auth_path=options.auth_path)
+                                   auth_path=options.auth_path,
+                                   tracing_endpoint=options.otlp_endpoint)
         else:
             self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port,
                               auth_path=options.auth_path)
@@ -179,6 +184,8 @@ class Stack:
             env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
+        if self.options.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.options.otlp_endpoint
         return env
 
     @property

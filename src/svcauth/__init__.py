@@ -9,6 +9,7 @@ from ._errors import (
     ConfigurationError,
     DiscoveryError,
     ForbiddenError,
+    InvalidDPoPProofError,
     InvalidRequestError,
     InvalidTokenError,
     KeySetUnavailableError,
@@ -17,6 +18,7 @@ from ._errors import (
     TokenEndpointError,
     TokenError,
     TokenTransportError,
+    UseDPoPNonceError,
 )
 
 __version__ = "0.1.0"
@@ -26,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "DiscoveryError",
     "ForbiddenError",
+    "InvalidDPoPProofError",
     "InvalidRequestError",
     "InvalidTokenError",
     "KeySetUnavailableError",
@@ -34,4 +37,5 @@ __all__ = [
     "TokenEndpointError",
     "TokenError",
     "TokenTransportError",
+    "UseDPoPNonceError",
 ]

@@ -13,15 +13,28 @@
     │   └── TokenTransportError      token_endpoint_unreachable
     ├── KeySetUnavailableError       jwks_unavailable, introspection_unavailable   -> 503
     └── AuthError                    (receiver side: a request is refused)
-        ├── MissingTokenError        token_missing, scheme_unsupported   -> 401, no error
+        ├── MissingTokenError        token_missing, scheme_unsupported,
+        │                            dpop_required (Bearer where DPoP is required)
+        │                                                                -> 401, no error
         ├── InvalidRequestError      authorization_malformed, authorization_repeated,
         │                            credentials_multiple                -> 400 invalid_request
         ├── InvalidTokenError        token_malformed, token_too_large, alg_not_allowed,
-        │                            header_invalid, crit_unsupported, key_not_found,
-        │                            signature_invalid, token_expired, token_not_yet_valid,
-        │                            iat_in_future, claim_invalid, issuer_mismatch,
-        │                            audience_mismatch, token_type_invalid, token_inactive,
-        │                            token_unprocessable                 -> 401 invalid_token
+        │   │                        header_invalid, crit_unsupported, key_not_found,
+        │   │                        signature_invalid, token_expired, token_not_yet_valid,
+        │   │                        iat_in_future, claim_invalid, issuer_mismatch,
+        │   │                        audience_mismatch, token_type_invalid, token_inactive,
+        │   │                        token_unprocessable, dpop_bound_token (a DPoP-bound
+        │   │                        token sent as Bearer), dpop_binding_missing (an unbound
+        │   │                        token sent as DPoP)                 -> 401 invalid_token
+        │   └── InvalidDPoPProofError  dpop_proof_missing, dpop_proof_repeated,
+        │       │                    dpop_proof_malformed, dpop_claims_invalid, dpop_typ_invalid,
+        │       │                    dpop_alg_not_allowed, dpop_jwk_missing, dpop_jwk_invalid,
+        │       │                    dpop_jwk_private,
+        │       │                    dpop_signature_invalid, dpop_htm_mismatch,
+        │       │                    dpop_htu_mismatch, dpop_iat_stale, dpop_iat_future,
+        │       │                    dpop_replayed, dpop_ath_mismatch, dpop_jkt_mismatch
+        │       │                                                    -> 401 invalid_dpop_proof
+        │       └── UseDPoPNonceError  use_dpop_nonce                -> 401 use_dpop_nonce
         └── ForbiddenError           not_service_account, not_user_token, unauthorized_service,
                                      unauthorized_client, insufficient_scope   -> 403
 
@@ -38,6 +51,7 @@ __all__ = [
     "ConfigurationError",
     "DiscoveryError",
     "ForbiddenError",
+    "InvalidDPoPProofError",
     "InvalidRequestError",
     "InvalidTokenError",
     "KeySetUnavailableError",
@@ -46,6 +60,7 @@ __all__ = [
     "TokenEndpointError",
     "TokenError",
     "TokenTransportError",
+    "UseDPoPNonceError",
 ]
 
 # RFC 6749 §5.2 errors that no retry can fix: the request itself is wrong.
@@ -169,6 +184,25 @@ class InvalidTokenError(AuthError):
 
     code = "invalid_token"
     status = 401
+
+
+class InvalidDPoPProofError(InvalidTokenError):
+    """The request's DPoP proof (RFC 9449) is missing, malformed or does not fit the request
+    or the token (401 ``WWW-Authenticate: DPoP error="invalid_dpop_proof"``)."""
+
+    code = "invalid_dpop_proof"
+
+
+class UseDPoPNonceError(InvalidDPoPProofError):
+    """The receiver wants a server nonce in the proof (RFC 9449 §9): 401
+    ``error="use_dpop_nonce"`` with ``DPoP-Nonce: <nonce>``; the caller retries once."""
+
+    code = "use_dpop_nonce"
+
+    def __init__(self, message: str, *, nonce: str) -> None:
+        super().__init__(message)
+        self.nonce = nonce
+        """The nonce to put in the next proof (sent as the ``DPoP-Nonce`` header)."""
 
 
 class ForbiddenError(AuthError):

@@ -18,6 +18,7 @@ from typing import Any
 from ._errors import SvcAuthError
 from .receiver._bearer import authorization_values, has_query_token
 from .receiver._guard import Guard
+from .receiver._request import request_from_scope
 from .receiver._rfc6750 import refusal_for
 
 __all__ = ["ServiceAuthMiddleware"]
@@ -54,11 +55,13 @@ class ServiceAuthMiddleware:
         if kind not in ("http", "websocket") or scope.get("path") in self.exclude_paths:
             await self.app(scope, receive, send)
             return
+        guard = self.guard
         try:
-            identity = await self.guard.aauthenticate(
+            identity = await guard.aauthenticate(
                 authorization_values(scope.get("headers", ())),
                 query_token=has_query_token(scope.get("query_string", b"")),
                 endpoint=f"{scope.get('method', 'WEBSOCKET')} {scope.get('path', '')}",
+                request=request_from_scope(scope, guard.dpop) if guard.dpop else None,
             )
         except SvcAuthError as error:
             if kind == "websocket":
@@ -72,7 +75,8 @@ class ServiceAuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _refuse(self, error: SvcAuthError, send: Send) -> None:
-        refusal = refusal_for(error, realm=self.guard.realm, include_code=self.include_code)
+        refusal = refusal_for(error, realm=self.guard.realm, include_code=self.include_code,
+                              dpop=self.guard.dpop)
         body = refusal.body_bytes
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in refusal.headers]
         headers.append((b"content-length", str(len(body)).encode("ascii")))

@@ -37,7 +37,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without fastapi 
 
 from ._errors import SvcAuthError
 from .receiver._bearer import authorization_values, has_query_token, url_path
+from .receiver._dpop import DPoPSettings
 from .receiver._guard import Guard
+from .receiver._request import request_from_scope
 from .receiver._rfc6750 import refusal_for
 
 __all__ = ["AuthRefused", "ServiceAuth", "install_error_handlers"]
@@ -50,8 +52,9 @@ _I = TypeVar("_I")
 class AuthRefused(HTTPException):
     """A request refused by :class:`ServiceAuth`; ``error`` is the svcauth error."""
 
-    def __init__(self, error: SvcAuthError, *, realm: str) -> None:
-        refusal = refusal_for(error, realm=realm)
+    def __init__(self, error: SvcAuthError, *, realm: str,
+                 dpop: DPoPSettings | None = None) -> None:
+        refusal = refusal_for(error, realm=realm, dpop=dpop)
         super().__init__(
             status_code=refusal.status,
             detail=refusal.body["error"],
@@ -59,6 +62,7 @@ class AuthRefused(HTTPException):
         )
         self.error = error
         self.realm = realm
+        self.dpop = dpop
 
 
 class ServiceAuth(SecurityBase, Generic[_I]):
@@ -85,15 +89,17 @@ class ServiceAuth(SecurityBase, Generic[_I]):
         """The guard's identity for this request, or :class:`AuthRefused`."""
         # Straight from the ASGI scope: no Headers, QueryParams or URL object per request.
         scope = request.scope
+        guard = self.guard
         try:
-            return await self.guard.aauthenticate(
+            return await guard.aauthenticate(
                 authorization_values(scope["headers"]),
                 query_token=has_query_token(scope.get("query_string", b"")),
                 endpoint=f"{scope.get('method', 'WEBSOCKET')} {url_path(scope)}",
+                request=request_from_scope(scope, guard.dpop) if guard.dpop else None,
             )
         except SvcAuthError as error:
             self._check_handler(request)
-            raise AuthRefused(error, realm=self.guard.realm) from None
+            raise AuthRefused(error, realm=guard.realm, dpop=guard.dpop) from None
 
     @classmethod
     def _check_handler(cls, request: HTTPConnection) -> None:
@@ -110,7 +116,8 @@ class ServiceAuth(SecurityBase, Generic[_I]):
 def _handle(include_code: bool) -> Any:
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AuthRefused)
-        refusal = refusal_for(exc.error, realm=exc.realm, include_code=include_code)
+        refusal = refusal_for(exc.error, realm=exc.realm, include_code=include_code,
+                              dpop=exc.dpop)
         return JSONResponse(
             dict(refusal.body),
             status_code=refusal.status,

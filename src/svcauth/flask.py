@@ -27,7 +27,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without flask in
     ) from exc
 
 from ._errors import SvcAuthError
+from .receiver._dpop import DPoPSettings
 from .receiver._guard import Guard
+from .receiver._request import RequestInfo
 from .receiver._rfc6750 import refusal_for
 
 __all__ = ["require_service"]
@@ -35,9 +37,14 @@ __all__ = ["require_service"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _response(error: SvcAuthError, realm: str, include_code: bool) -> Response:
-    refusal = refusal_for(error, realm=realm, include_code=include_code)
+def _response(error: SvcAuthError, guard: Guard[Any], include_code: bool) -> Response:
+    refusal = refusal_for(error, realm=guard.realm, include_code=include_code, dpop=guard.dpop)
     return Response(refusal.body_bytes, status=refusal.status, headers=list(refusal.headers))
+
+
+def _request_info(settings: DPoPSettings) -> RequestInfo:
+    url = settings.request_url(request.scheme, request.host, request.script_root + request.path)
+    return RequestInfo(request.method, url, request.headers.getlist("DPoP"))
 
 
 def require_service(
@@ -59,9 +66,10 @@ def require_service(
                         request.headers.getlist("Authorization"),
                         query_token="access_token" in request.args,
                         endpoint=f"{request.method} {request.path}",
+                        request=_request_info(guard.dpop) if guard.dpop else None,
                     )
                 except SvcAuthError as error:
-                    return _response(error, guard.realm, include_code)
+                    return _response(error, guard, include_code)
                 setattr(g, attribute, identity)
                 return await view(*args, **kwargs)
 
@@ -74,9 +82,10 @@ def require_service(
                     request.headers.getlist("Authorization"),
                     query_token="access_token" in request.args,
                     endpoint=f"{request.method} {request.path}",
+                    request=_request_info(guard.dpop) if guard.dpop else None,
                 )
             except SvcAuthError as error:
-                return _response(error, guard.realm, include_code)
+                return _response(error, guard, include_code)
             setattr(g, attribute, identity)
             return view(*args, **kwargs)
 

@@ -38,7 +38,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without starlett
 
 from ._errors import MissingTokenError, SvcAuthError
 from .receiver._bearer import authorization_values, has_query_token, url_path
+from .receiver._dpop import DPoPSettings
 from .receiver._guard import Guard
+from .receiver._request import request_from_scope
 from .receiver._rfc6750 import refusal_for
 
 __all__ = ["ServiceAuthBackend", "ServiceAuthenticationError", "ServiceUser", "on_error"]
@@ -70,10 +72,12 @@ class ServiceUser(BaseUser):
 class ServiceAuthenticationError(AuthenticationError):
     """The backend's refusal; ``error`` is the svcauth error, ``realm`` the guard's realm."""
 
-    def __init__(self, error: SvcAuthError, *, realm: str) -> None:
+    def __init__(self, error: SvcAuthError, *, realm: str,
+                 dpop: DPoPSettings | None = None) -> None:
         super().__init__(error.code)
         self.error = error
         self.realm = realm
+        self.dpop = dpop
 
 
 def _scopes(identity: Any) -> list[str]:
@@ -110,18 +114,20 @@ class ServiceAuthBackend(AuthenticationBackend):
         scope = conn.scope
         if scope.get("path") in self.exclude_paths:
             return None
+        guard = self.guard
         try:
-            identity = await self.guard.aauthenticate(
+            identity = await guard.aauthenticate(
                 authorization_values(scope["headers"]),
                 query_token=has_query_token(scope.get("query_string", b"")),
                 endpoint=f"{scope.get('method', 'WEBSOCKET')} {url_path(scope)}",
+                request=request_from_scope(scope, guard.dpop) if guard.dpop else None,
             )
         except MissingTokenError as error:
             if self.allow_anonymous:
                 return None
-            raise ServiceAuthenticationError(error, realm=self.guard.realm) from None
+            raise ServiceAuthenticationError(error, realm=guard.realm, dpop=guard.dpop) from None
         except SvcAuthError as error:
-            raise ServiceAuthenticationError(error, realm=self.guard.realm) from None
+            raise ServiceAuthenticationError(error, realm=guard.realm, dpop=guard.dpop) from None
         return AuthCredentials(_scopes(identity)), ServiceUser(identity)
 
 
@@ -129,7 +135,7 @@ def on_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
     """``AuthenticationMiddleware`` ``on_error``: the RFC 6750 answer to a refusal."""
     if not isinstance(exc, ServiceAuthenticationError):
         return PlainTextResponse(str(exc), status_code=400)
-    refusal = refusal_for(exc.error, realm=exc.realm)
+    refusal = refusal_for(exc.error, realm=exc.realm, dpop=exc.dpop)
     return Response(
         refusal.body_bytes,
         status_code=refusal.status,

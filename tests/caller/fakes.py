@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures as cf
 import itertools
 import json
 import random
@@ -10,9 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, unquote_plus
 
 import httpx
+import pytest
 
 from svcauth.caller import ClientConfig, ClientCredentialsSource, ClientSecretBasic
 
@@ -48,6 +51,33 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < end, "condition not reached"
         time.sleep(0.001)
+
+
+class FlightWaiters:
+    """Counts threads blocked on a CachingTokenSource's fetch in flight.
+
+    ``install(monkeypatch)`` makes the cache create its flights as futures that count every
+    ``result()`` call, so a test can wait until N threads really wait instead of sleeping.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> FlightWaiters:
+        from svcauth.caller import _cache
+
+        waiters = self
+
+        class CountingFuture(cf.Future):  # type: ignore[type-arg]
+            def result(self, timeout: float | None = None) -> object:
+                with waiters._lock:
+                    waiters.count += 1
+                return super().result(timeout)
+
+        monkeypatch.setattr(_cache, "cf", SimpleNamespace(
+            Future=CountingFuture, TimeoutError=cf.TimeoutError))
+        return self
 
 
 def refreshing() -> bool:

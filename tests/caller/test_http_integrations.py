@@ -1,4 +1,8 @@
-"""svcauth.httpx and svcauth.requests: the bearer header, and the one 401 retry rule."""
+"""svcauth.httpx and svcauth.requests: the bearer header, and the one 401 retry rule.
+
+Every source here holds a token obtained 10 s before the request (past the 5 s in which a
+token counts as fresh from the identity provider), so a 401 may lead to one refresh; the
+no-storm rule itself is tested in test_no_storm.py."""
 
 from __future__ import annotations
 
@@ -49,8 +53,12 @@ CASES = [
 
 
 def _source() -> tuple[CachingTokenSource, FakeTokenEndpoint]:
-    endpoint = FakeTokenEndpoint()
-    return CachingTokenSource(make_source(endpoint, FakeClock())), endpoint
+    """A source whose cached token (token_value(1)) was fetched 10 s ago: not fresh."""
+    endpoint, clock = FakeTokenEndpoint(), FakeClock()
+    source = CachingTokenSource(make_source(endpoint, clock))
+    assert source.token() == token_value(1)
+    clock.advance(10)
+    return source, endpoint
 
 
 @pytest.mark.parametrize(("name", "status", "challenge", "sends", "fetches"), CASES)

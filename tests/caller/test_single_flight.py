@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import httpx
 import pytest
 
 from svcauth.caller import CachingTokenSource, TokenCache
 
-from .fakes import FakeClock, FakeTokenEndpoint, make_source, token_value, wait_until
+from .fakes import (
+    FakeClock,
+    FakeTokenEndpoint,
+    FlightWaiters,
+    make_source,
+    token_value,
+    wait_until,
+)
 
 
 def _gated_async(endpoint: FakeTokenEndpoint, started: threading.Event, release: threading.Event):  # type: ignore[no-untyped-def]
@@ -40,7 +46,8 @@ async def test_1000_tasks_on_a_cold_cache_make_exactly_one_request() -> None:
     assert set(results) == {token_value(1)}
 
 
-def test_50_threads_on_a_cold_cache_make_exactly_one_request() -> None:
+def test_50_threads_on_a_cold_cache_make_exactly_one_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    waiters = FlightWaiters().install(monkeypatch)
     endpoint = FakeTokenEndpoint(gate=threading.Event())
     src = CachingTokenSource(make_source(endpoint, FakeClock()))
     barrier = threading.Barrier(50)
@@ -54,7 +61,7 @@ def test_50_threads_on_a_cold_cache_make_exactly_one_request() -> None:
     for t in threads:
         t.start()
     wait_until(lambda: endpoint.count == 1)
-    time.sleep(0.05)  # let the other 49 reach their wait (correctness does not depend on it)
+    wait_until(lambda: waiters.count == 49)  # the other 49 wait on the leader's flight
     assert sum(t.is_alive() for t in threads) == 50
     assert endpoint.gate is not None
     endpoint.gate.set()
@@ -66,7 +73,9 @@ def test_50_threads_on_a_cold_cache_make_exactly_one_request() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("leader", ["thread", "task"])
-async def test_threads_and_tasks_together_share_one_request(leader: str) -> None:
+async def test_threads_and_tasks_together_share_one_request(
+        leader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    waiters = FlightWaiters().install(monkeypatch)
     endpoint, started, release = FakeTokenEndpoint(), threading.Event(), threading.Event()
     endpoint.on_request = lambda _: started.set()
 
@@ -97,7 +106,9 @@ async def test_threads_and_tasks_together_share_one_request(leader: str) -> None
             t.start()
     for _ in range(3):
         await asyncio.sleep(0)
-    await asyncio.sleep(0.05)
+    # Every thread but a leading one waits on the one flight; no task has finished.
+    await asyncio.to_thread(wait_until, lambda: waiters.count == (49 if leader == "thread" else 50))
+    assert not any(t.done() for t in tasks)
     release.set()
     task_results = await asyncio.gather(*tasks)
     for t in threads:
@@ -156,7 +167,10 @@ def test_a_fetch_left_behind_by_a_closed_event_loop_does_not_block_later_callers
     src = CachingTokenSource(make_source(endpoint, FakeClock(), async_handler=never))
     loop = asyncio.new_event_loop()
     task = loop.create_task(src.atoken())
-    loop.run_until_complete(asyncio.sleep(0.05))
+    for _ in range(10_000):  # run the loop until the fetch has reached the provider
+        if started.is_set():
+            break
+        loop.run_until_complete(asyncio.sleep(0))
     assert started.is_set() and not task.done()
     loop.close()  # closed without cancelling: its fetch can never finish
     assert src.token() == token_value(1)

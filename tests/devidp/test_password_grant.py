@@ -25,7 +25,7 @@ def test_alice_access_token_layout(idp: DevIdP, alice_tokens: dict[str, object])
     claims = verify_with_pyjwt(str(alice_tokens["access_token"]), idp.jwks(),
                                issuer=idp.issuer, audience="notification-service")
     # audience-resolve (roles held) first, then storefront's audience mapper (shop-api)
-    assert claims["aud"] == ["notification-service", "account", "shop-api"]
+    assert claims["aud"] == ["notification-service", "payment-service", "account", "shop-api"]
     assert claims["resource_access"]["notification-service"] == {
         "roles": ["notifications:read"]}
     assert claims["azp"] == "storefront"

@@ -29,12 +29,12 @@ def test_missing_variable_is_kept_literal_as_keycloak_does_and_named(
     env = {k: v for k, v in dev_env.items() if k != "REPORTING_JOB_CLIENT_SECRET"}
     realm = load_realm(REALM_FILE, env)
     assert realm.clients["reporting-job"].secret == "${REPORTING_JOB_CLIENT_SECRET}"
-    assert realm.unresolved == (("clients[4].secret", "${REPORTING_JOB_CLIENT_SECRET}"),)
+    assert realm.unresolved == (("clients[5].secret", "${REPORTING_JOB_CLIENT_SECRET}"),)
     from svcauth.devidp import DevIdP
     with caplog.at_level("WARNING", logger="svcauth.devidp"):
         DevIdP(realm)
     lines = [r.getMessage() for r in caplog.records if r.name == "svcauth.devidp"]
-    assert lines == ["devidp does not emulate: realm: clients[4].secret: placeholder "
+    assert lines == ["devidp does not emulate: realm: clients[5].secret: placeholder "
                      "${REPORTING_JOB_CLIENT_SECRET} has no value; kept as literal text, as "
                      "Keycloak's import keeps it"]
     for value in env.values():

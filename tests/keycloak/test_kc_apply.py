@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from keycloak_support import REALM_FILE, audiences, claims_of
 
+from keycloak_support import REALM_FILE, audiences, claims_of
 from svcauth._cli import main
 from svcauth.keycloak import KeycloakEndpoints
 

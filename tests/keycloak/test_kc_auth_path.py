@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from keycloak_support import SECRET_VARS
 
+from keycloak_support import SECRET_VARS
 from svcauth._discovery import discover_keycloak
 from svcauth._errors import DiscoveryError
 from svcauth.caller import ClientConfig, ClientCredentialsSource

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from keycloak_support import (
     JWT_BEARER,
     REALM_FILE,
@@ -31,7 +32,6 @@ from keycloak_support import (
     inventory_assertion,
     jwt_form,
 )
-
 from svcauth.devidp import DevIdP
 from svcauth.keycloak import KeycloakEndpoints
 
@@ -50,9 +50,10 @@ BY_NATURE = {
 """Claims whose values differ between the two providers by nature (names and types still equal)."""
 HEADER_BY_NATURE = {"kid": "each server's own key id (checked to be in its JWKS)"}
 RESPONSE_BY_NATURE = {
-    "access_token", "refresh_token", "id_token", "session_state", "expires_in", "scope"}
+    "access_token", "refresh_token", "id_token", "session_state", "expires_in",
+    "refresh_expires_in", "scope"}
 """Token response fields compared otherwise: tokens by their claims, session_state == sid,
-expires_in against exp - iat, scope as a set."""
+expires_in and refresh_expires_in against their token's exp - iat, scope as a set."""
 DISCOVERY_URLS = ("issuer", "token_endpoint", "jwks_uri", "introspection_endpoint",
                   "revocation_endpoint")
 """Discovery keys svcauth uses whose values are URLs: compared by path."""
@@ -158,6 +159,18 @@ def _assert_same_response(kc_resp: httpx.Response, dev_resp: httpx.Response) -> 
         # a second boundary passed while the request was served.
         assert body["expires_in"] in (claims["exp"] - claims["iat"],
                                       claims["exp"] - claims["iat"] - 1)
+        if "refresh_token" in body:
+            refresh = claims_of(body["refresh_token"])
+            assert body["refresh_expires_in"] in (refresh["exp"] - refresh["iat"],
+                                                  refresh["exp"] - refresh["iat"] - 1)
+    assert ("refresh_expires_in" in kc_body) == ("refresh_expires_in" in dev_body)
+    if "refresh_token" in kc_body:
+        # The same lifespan on both, the realm's session idle time, counted by Keycloak from
+        # the session's start: one second less when a second boundary passed in between.
+        kc_refresh, dev_refresh = (claims_of(b["refresh_token"]) for b in (kc_body, dev_body))
+        kc_life = kc_refresh["exp"] - kc_refresh["iat"]
+        dev_life = dev_refresh["exp"] - dev_refresh["iat"]
+        assert kc_life in (dev_life, dev_life - 1), (kc_life, dev_life)
         if "session_state" in body:
             assert body["session_state"] == claims["sid"]
 
@@ -213,7 +226,7 @@ def test_alice_password_grant_tokens_match_keycloak(
                        kc_keys, dev_keys)
     for body in (kc_body, dev_body):  # storefront's audience mapper adds shop-api
         assert set(claims_of(body["access_token"])["aud"]) == {
-            "account", "notification-service", "shop-api"}
+            "account", "notification-service", "payment-service", "shop-api"}
     _assert_same_token(kc_body["id_token"], dev_body["id_token"], kc, dev, kc_keys, dev_keys)
     _assert_same_token(kc_body["refresh_token"], dev_body["refresh_token"], kc, dev,
                        kc_keys, dev_keys, hmac=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from keycloak_support import SECRET_VARS, inventory_assertion, jwt_form, post_form
 
+from keycloak_support import SECRET_VARS, inventory_assertion, jwt_form, post_form
 from svcauth.keycloak import KeycloakEndpoints
 
 pytestmark = pytest.mark.keycloak

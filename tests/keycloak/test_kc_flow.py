@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from keycloak_support import INVENTORY_KEY, REALM_FILE, SECRET_VARS, claims_of, header_of
 
+from keycloak_support import INVENTORY_KEY, REALM_FILE, SECRET_VARS, claims_of, header_of
 from svcauth._errors import ForbiddenError, InvalidTokenError
 from svcauth.caller import (
     ClientAuth,

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+
 from kc_admin import KeycloakAdmin
 from keycloak_support import REALM_FILE, SECRET_VARS, header_of
-
 from svcauth._errors import InvalidTokenError
 from svcauth.caller import ClientConfig, ClientCredentialsSource, ClientSecretBasic
 from svcauth.keycloak import KeycloakEndpoints

@@ -141,8 +141,8 @@ def test_realm_lifespan_over_15_min_is_reported_for_each_service_client_without_
     _client(doc, "shop-api").setdefault("attributes", {})["access.token.lifespan"] = "300"
     found = [(s, f, r) for s, f, r, _ in _found(doc) if r == "token-lifespan"]
     assert found == [(c, "accessTokenLifespan (realm)", "token-lifespan")
-                     for c in ("cart-reminder-job", "inventory-sync", "payment-provider",
-                               "reporting-job")]
+                     for c in ("cart-reminder-job", "inventory-sync", "payment-gateway-dpop",
+                               "payment-provider", "reporting-job")]
 
 
 def test_clientscopes_array_with_every_builtin_passes() -> None:

@@ -13,7 +13,8 @@ from svcauth.keycloak._realm import realm_from_dict
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"SHOP_API_CLIENT_SECRET": "dev-shop", "NOTIFICATION_SERVICE_CLIENT_SECRET": "dev-notif",
        "CART_REMINDER_JOB_CLIENT_SECRET": "dev-cart", "PAYMENT_PROVIDER_CLIENT_SECRET": "dev-pay",
-       "REPORTING_JOB_CLIENT_SECRET": "dev-rep", "ALICE_PASSWORD": "dev-alice"}
+       "REPORTING_JOB_CLIENT_SECRET": "dev-rep", "ALICE_PASSWORD": "dev-alice",
+       "PAYMENT_GATEWAY_DPOP_CLIENT_SECRET": "dev-dpop"}
 
 
 def _doc() -> dict[str, Any]:

@@ -22,15 +22,18 @@ import time
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
-from .._errors import TokenEndpointError, TokenTransportError
+from .._errors import TokenEndpointError, TokenError, TokenTransportError
 from .._telemetry._metrics import instruments as _instruments
 from .._telemetry._records import FETCH_REASON
 from .._telemetry._state import STATE as _TELEMETRY
 from .._telemetry._tally import client_tally
+from ._credential import Credential
+from ._dpop import DPoPKey, access_token_hash
 from ._policy import Backoff, RefreshPolicy
 from ._source import FetchingSource
 from ._token import Token
 from ._token_cache import EMPTY, Entry, Snapshot, TokenCache
+from ._unauthorized import NOTHING_CACHED, UnauthorizedVerdict, unauthorized_verdict
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -80,6 +83,8 @@ class CachingTokenSource:
         self._snap = EMPTY
         self._entry: Entry | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        dpop = getattr(source, "dpop", None)
+        self._dpop: DPoPKey | None = dpop if isinstance(dpop, DPoPKey) else None
         client_id = getattr(config, "client_id", None)
         self._tally = client_tally(client_id if isinstance(client_id, str) else "unknown")
         if _TELEMETRY.enabled:
@@ -125,15 +130,87 @@ class CachingTokenSource:
             return snap.access_token
         return await self._atoken_slow()
 
-    def invalidate(self, access_token: str) -> None:
-        """Drop ``access_token`` if it is the cached one; the next call fetches anew."""
+    # -- credentials: what integrations ask for --
+
+    def authorize(self, method: str, url: str) -> Credential:
+        """The credential for ``method url``: ``Bearer <token>``, or ``DPoP <token>`` with a
+        fresh proof when the token is bound to the source's DPoP key."""
+        snap = self._snap
+        if not self._clock() < snap.refresh_at:
+            access_token = self.token()
+            snap = self._snap
+            if snap.access_token != access_token:
+                return self._loose(access_token, method, url)
+        return self._credential(snap, method, url)
+
+    async def aauthorize(self, method: str, url: str) -> Credential:
+        """Async twin of :meth:`authorize`."""
+        snap = self._snap
+        if not self._clock() < snap.refresh_at:
+            access_token = await self.atoken()
+            snap = self._snap
+            if snap.access_token != access_token:
+                return self._loose(access_token, method, url)
+        return self._credential(snap, method, url)
+
+    def _loose(self, access_token: str, method: str, url: str) -> Credential:
+        """A credential for a token handed out while the snapshot was being replaced."""
+        cached = self.cached()
+        bound = (cached.token_type == "DPoP" if cached is not None
+                 and cached.access_token == access_token else self._dpop is not None)
+        if not bound or self._dpop is None:
+            return Credential("Bearer", access_token)
+        proof = self._dpop.proof(method, url, ath=access_token_hash(access_token))
+        return Credential("DPoP", access_token, (("DPoP", proof),))
+
+    def _credential(self, snap: Snapshot, method: str, url: str) -> Credential:
+        credential = snap.credential
+        if credential is not None:
+            return credential
+        dpop = self._dpop
+        if dpop is None or snap.ath is None:
+            raise TokenError("a DPoP-bound token came back but the source has no DPoP key")
+        proof = dpop.proof(method, url, ath=snap.ath)
+        return Credential("DPoP", snap.access_token, (("DPoP", proof),))
+
+    def accept_nonce(self, url: str, nonce: str) -> None:
+        """Remember a server's ``DPoP-Nonce`` for ``url``'s origin (no-op without DPoP)."""
+        if self._dpop is not None:
+            self._dpop.remember_nonce(url, nonce)
+
+    def invalidate(self, access_token: str) -> bool:
+        """A resource server refused ``access_token`` (401): whether to resend the request.
+
+        True when a retry with :meth:`token` is warranted: the refused token was dropped (it
+        was the cached one, not fresh, and no 401 refreshed this cache key within the
+        cooldown) or a newer token is cached already. See :meth:`unauthorized`.
+        """
+        return self.unauthorized(access_token).retry
+
+    def unauthorized(self, access_token: str) -> UnauthorizedVerdict:
+        """The 401 decision for ``access_token`` with its reason, applied to the cache.
+
+        The one rule of :mod:`svcauth.caller._unauthorized`, kept per cache key (sources
+        sharing a :class:`TokenCache` share the cooldown). A ``refresh`` verdict drops the
+        token and starts the cooldown, so the next :meth:`token` fetches exactly once.
+        """
         entry = self._entry
         if entry is None:
-            return
+            return UnauthorizedVerdict(NOTHING_CACHED)
+        p = self.policy
         with entry.lock:
-            if entry.snap.access_token == access_token:
-                entry.snap.kill()
+            now = self._clock()
+            snap = entry.snap
+            verdict = unauthorized_verdict(
+                refused=access_token, cached=snap.access_token,
+                issued_at=snap.token.issued_at if snap.token is not None else None,
+                last_refresh=entry.unauthorized_refresh, now=now,
+                cooldown=p.unauthorized_cooldown, fresh=p.unauthorized_fresh)
+            if verdict.refresh:
+                snap.kill()
                 entry.snap = EMPTY
+                entry.unauthorized_refresh = now
+        return verdict
 
     def cached(self) -> Token | None:
         """The cached token, fresh or not, without fetching (for diagnostics)."""

@@ -20,6 +20,7 @@ from .._discovery import (
 from .._errors import ConfigurationError
 from .._seed_env import auth_path_from_env, warn_once
 from ._client_auth import ClientAuth, ClientSecretBasic, PrivateKeyJWT
+from ._dpop import DPoPKey
 from ._policy import RefreshPolicy
 
 KEYCLOAK_TOKEN_PATH = "/protocol/openid-connect/token"
@@ -77,8 +78,17 @@ class ClientConfig:
     """Width of the refresh window as a share of the lifetime (0.80 to 0.85). 0.05."""
     failure_ttl: float = 5.0
     """Seconds a permanent failure (invalid_client...) is remembered, not re-asked. 5 s."""
+    unauthorized_cooldown: float = 30.0
+    """A resource server's 401 causes at most one token refresh per this many seconds. 30 s."""
+    unauthorized_fresh: float = 5.0
+    """A 401 refusing a token requested less than this many seconds ago never refreshes. 5 s."""
     extra_form: tuple[tuple[str, str], ...] = field(default=())
     """Further form fields sent with every token request. None by default."""
+    dpop: DPoPKey | None = field(default=None, compare=False)
+    """The DPoP key (RFC 9449): token requests carry a proof and tokens come back bound to
+    it (``token_type: DPoP``); requests then send ``Authorization: DPoP`` with a proof.
+    ``None`` (default): Bearer tokens. From the environment: ``SVCAUTH_DPOP_KEY_FILE`` (a PEM
+    or JWK file) or ``SVCAUTH_DPOP=1`` (a fresh ES256 key at start)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope", _scopes(self.scope))
@@ -104,7 +114,9 @@ class ClientConfig:
     def refresh_policy(self) -> RefreshPolicy:
         """The refresh timing these settings describe."""
         return RefreshPolicy(margin=self.margin, refresh_ratio=self.refresh_ratio,
-                             jitter=self.jitter, failure_ttl=self.failure_ttl)
+                             jitter=self.jitter, failure_ttl=self.failure_ttl,
+                             unauthorized_cooldown=self.unauthorized_cooldown,
+                             unauthorized_fresh=self.unauthorized_fresh)
 
     # -- endpoint resolution (discovery is I/O: done once, by the source or from_env) --
 
@@ -172,6 +184,10 @@ class ClientConfig:
                     "KEYCLOAK_CLIENT_SECRET_FILE or KEYCLOAK_CLIENT_KEY_FILE",
                     code="config_missing")
         fields: dict[str, object] = {"client_id": client_id, "auth": auth}
+        if dpop_file := get("SVCAUTH_DPOP_KEY_FILE"):
+            fields["dpop"] = DPoPKey.from_file(dpop_file)
+        elif (get("SVCAUTH_DPOP") or "").lower() in ("1", "true", "yes"):
+            fields["dpop"] = DPoPKey.generate()
         if not any(k in overrides for k in ("token_endpoint", "issuer", "keycloak_url")):
             if issuer := get("OIDC_ISSUER"):
                 fields["issuer"] = issuer

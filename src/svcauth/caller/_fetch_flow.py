@@ -59,11 +59,17 @@ def fetch_flow(
     build: Callable[[float], TokenRequest], *, clock: Callable[[], float],
     wall_clock: Callable[[], float], timeout: float, deadline: float, backoff: Backoff,
     unit: Callable[[], float], reload_credential: Callable[[], bool],
+    dpop_nonce: Callable[[str], None] | None = None,
 ) -> FetchFlow:
-    """One token fetch: ``build(per_attempt_timeout)`` makes each attempt's request."""
+    """One token fetch: ``build(per_attempt_timeout)`` makes each attempt's request.
+
+    ``dpop_nonce`` (DPoP on): hears the ``DPoP-Nonce`` of a ``use_dpop_nonce`` refusal,
+    after which the request is rebuilt (with a proof carrying it) and sent once more.
+    """
     start = clock()
     attempt = 0
     reloaded = False
+    nonced = False
     while True:
         issued_at = clock()
         remaining = start + deadline - issued_at
@@ -75,9 +81,14 @@ def fetch_flow(
             try:
                 return parse_token_response(
                     outcome.status, outcome.headers, outcome.body,
-                    issued_at=issued_at, wall_now=wall_clock(),
+                    issued_at=issued_at, wall_now=wall_clock(), dpop=dpop_nonce is not None,
                 )
             except TokenEndpointError as exc:
+                nonce = _nonce(outcome.headers) if exc.code == "use_dpop_nonce" else None
+                if nonce and dpop_nonce is not None and not nonced:
+                    nonced = True
+                    dpop_nonce(nonce)
+                    continue
                 if exc.permanent:
                     # A rotated secret/key file: re-read once and retry at once if it changed.
                     if exc.code in CREDENTIAL_ERRORS and not reloaded and reload_credential():
@@ -101,6 +112,10 @@ def fetch_flow(
                 )
             raise error
         yield Sleep(wait)
+
+
+def _nonce(headers: Mapping[str, str]) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == "dpop-nonce"), None)
 
 
 def _answer(response: httpx.Response) -> HttpAnswer:

@@ -37,9 +37,15 @@ class RefreshPolicy:
     """Width of the refresh window, as a share of the lifetime. 0.05."""
     failure_ttl: float = 5.0
     """Seconds a permanent failure (``invalid_client`` ...) is answered from memory. 5 s."""
+    unauthorized_cooldown: float = 30.0
+    """After a resource server's 401 caused a token refresh, seconds during which no other
+    401 for the same cache key does (see :mod:`svcauth.caller._unauthorized`). 30 s."""
+    unauthorized_fresh: float = 5.0
+    """A token whose request was sent less than this many seconds ago is *fresh*: a 401
+    refusing it never causes a refresh. 5 s."""
 
     def __post_init__(self) -> None:
-        for name in ("margin", "failure_ttl"):
+        for name in ("margin", "failure_ttl", "unauthorized_cooldown", "unauthorized_fresh"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigurationError(f"{name}: expected a finite number of seconds >= 0, "

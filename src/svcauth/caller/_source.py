@@ -13,6 +13,7 @@ import httpx
 
 from .._telemetry._records import token_fetch
 from ._config import ClientConfig
+from ._dpop import DPoPKey
 from ._fetch_flow import FetchFlow, fetch_flow, run_async, run_sync
 from ._policy import Backoff
 from ._token import Token
@@ -31,8 +32,10 @@ class TokenSource(Protocol):
         """A valid access token (asyncio)."""
         ...
 
-    def invalidate(self, access_token: str) -> None:
-        """Forget ``access_token`` if it is the cached one (a resource server refused it)."""
+    def invalidate(self, access_token: str) -> bool:
+        """A resource server refused ``access_token`` with a 401: forget it when a refresh
+        is warranted, and say whether the request should be resent (the no-storm rule of
+        :mod:`svcauth.caller._unauthorized`)."""
         ...
 
 
@@ -66,6 +69,9 @@ class ClientCredentialsSource:
     ) -> None:
         self.config = config
         self.clock = clock
+        self.wall_clock = wall_clock
+        """Wall-clock time (seconds since the epoch), for ``Retry-After`` dates and the
+        subject-token cap of exchanged tokens."""
         self._wall_clock = wall_clock
         self._http = http
         self._ahttp = ahttp
@@ -113,8 +119,15 @@ class ClientCredentialsSource:
     def cache_key(self) -> Hashable:
         """(token endpoint, client id, credential fingerprint, scopes, audience, resource)."""
         c = self.config
-        return (c.token_endpoint or c.issuer or f"{c.keycloak_url}#{c.realm}", c.client_id,
-                c.auth.fingerprint(), c.scope, c.audience, c.resource)
+        key = (c.token_endpoint or c.issuer or f"{c.keycloak_url}#{c.realm}", c.client_id,
+               c.auth.fingerprint(), c.scope, c.audience, c.resource)
+        # A bound token is good only with its key: the key's thumbprint is part of the key.
+        return key if c.dpop is None else (*key, "dpop", c.dpop.jkt)
+
+    @property
+    def dpop(self) -> DPoPKey | None:
+        """The DPoP key tokens are bound to, ``None`` for Bearer tokens."""
+        return self.config.dpop
 
     # -- the fetch --
 
@@ -128,15 +141,26 @@ class ClientCredentialsSource:
         if c.extra_form:
             request = TokenRequest(request.url, request.headers,
                                    (*request.form, *c.extra_form), request.timeout)
+        if c.dpop is not None:
+            proof = c.dpop.proof("POST", c.token_endpoint)
+            request = TokenRequest(request.url, {**request.headers, "DPoP": proof},
+                                   request.form, request.timeout)
         return request
 
-    def flow(self) -> FetchFlow:
-        """The retrying fetch as a generator (see :mod:`svcauth.caller._fetch_flow`)."""
+    def _token_endpoint_nonce(self, nonce: str) -> None:
+        dpop = self.config.dpop
+        if dpop is not None and self.config.token_endpoint:
+            dpop.remember_nonce(self.config.token_endpoint, nonce)
+
+    def flow(self, build: Callable[[float], TokenRequest] | None = None) -> FetchFlow:
+        """The retrying fetch as a generator (see :mod:`svcauth.caller._fetch_flow`);
+        ``build`` makes each attempt's request (the client-credentials one by default)."""
         c = self.config
         return fetch_flow(
-            self._build, clock=self.clock, wall_clock=self._wall_clock, timeout=c.timeout,
+            build or self._build, clock=self.clock, wall_clock=self._wall_clock, timeout=c.timeout,
             deadline=c.deadline, backoff=self._backoff, unit=self._rng.random,
             reload_credential=c.auth.reload,
+            dpop_nonce=self._token_endpoint_nonce if c.dpop is not None else None,
         )
 
     def fetch(self) -> Token:
@@ -150,6 +174,20 @@ class ClientCredentialsSource:
         config = await self.aresolve()
         with token_fetch(config.client_id, config.token_endpoint or "") as record:
             return await run_async(self.flow(), self._aclient(), self._asleep, record.answer)
+
+    def fetch_with(self, build: Callable[[float], TokenRequest]) -> Token:
+        """Another grant of this client (token exchange) through the same retrying flow,
+        clients and telemetry: ``build(timeout)`` makes each attempt's request."""
+        config = self.resolve()
+        with token_fetch(config.client_id, config.token_endpoint or "") as record:
+            return run_sync(self.flow(build), self._client(), self._sleep, record.answer)
+
+    async def afetch_with(self, build: Callable[[float], TokenRequest]) -> Token:
+        """Async twin of :meth:`fetch_with`."""
+        config = await self.aresolve()
+        with token_fetch(config.client_id, config.token_endpoint or "") as record:
+            return await run_async(self.flow(build), self._aclient(), self._asleep,
+                                   record.answer)
 
     def close(self) -> None:
         """Close the sync client this source created or was given."""

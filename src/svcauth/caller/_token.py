@@ -25,7 +25,7 @@ class Token:
     access_token: str = field(repr=False)
     """The bearer token itself; ``repr()`` shows only ``eyJ...`` and its last 6 characters."""
     token_type: str
-    """``Bearer`` (the only type svcauth accepts)."""
+    """``Bearer``, or ``DPoP`` for a token bound to the source's DPoP key (RFC 9449)."""
     expires_in: float | None
     """Lifetime in seconds as the endpoint stated it, ``None`` when it did not say."""
     expires_at: float

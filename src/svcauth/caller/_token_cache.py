@@ -8,6 +8,8 @@ import concurrent.futures as cf
 import threading
 from collections.abc import Hashable
 
+from ._credential import Credential
+from ._dpop import access_token_hash
 from ._token import Token
 
 NEVER = float("-inf")
@@ -16,7 +18,7 @@ NEVER = float("-inf")
 class Snapshot:
     """What the hot path reads. Killed (times set to -inf) when invalidated or dropped."""
 
-    __slots__ = ("access_token", "fresh_until", "refresh_at", "token")
+    __slots__ = ("access_token", "ath", "credential", "fresh_until", "refresh_at", "token")
 
     def __init__(self, access_token: str, refresh_at: float, fresh_until: float,
                  token: Token | None) -> None:
@@ -24,6 +26,11 @@ class Snapshot:
         self.refresh_at = refresh_at
         self.fresh_until = fresh_until
         self.token = token
+        bound = token is not None and token.token_type == "DPoP"
+        self.credential = None if bound else Credential("Bearer", access_token)
+        """The Bearer credential, built once; ``None`` for a DPoP-bound token."""
+        self.ath = access_token_hash(access_token) if bound else None
+        """The token's hash for DPoP proofs (``ath``), computed once."""
 
     def kill(self) -> None:
         self.refresh_at = self.fresh_until = NEVER
@@ -35,7 +42,8 @@ EMPTY = Snapshot("", NEVER, NEVER, None)
 class Entry:
     """State of one cache key; every field is guarded by ``lock`` (never held across I/O)."""
 
-    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap")
+    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap",
+                 "unauthorized_refresh")
 
     def __init__(self, key: Hashable) -> None:
         self.key = key
@@ -45,6 +53,8 @@ class Entry:
         self.inflight_loop: asyncio.AbstractEventLoop | None = None
         self.failure: BaseException | None = None
         self.failure_until = NEVER
+        # When a 401 last caused a refresh of this key (the storm cooldown; see _unauthorized).
+        self.unauthorized_refresh = NEVER
 
 
 class TokenCache:

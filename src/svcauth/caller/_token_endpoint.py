@@ -93,11 +93,14 @@ def _invalid_success(status: int, what: str) -> TokenEndpointError:
 
 def parse_token_response(
     status: int, headers: Mapping[str, str], body: bytes, *, issued_at: float, wall_now: float,
+    dpop: bool = False,
 ) -> Token:
     """A :class:`Token` from a 200 answer, else raise :class:`TokenEndpointError`.
 
     ``issued_at`` is when the request was sent, on the caller's clock; ``wall_now`` is
-    wall-clock time, used only for a ``Retry-After`` HTTP date.
+    wall-clock time, used only for a ``Retry-After`` HTTP date. ``dpop``: the request
+    carried a DPoP proof, so ``token_type`` ``DPoP`` is accepted too (and ``Bearer``, from a
+    server that does not bind tokens: RFC 9449 §5).
     """
     if status == 200:
         try:
@@ -110,12 +113,15 @@ def parse_token_response(
         if not isinstance(access_token, str) or not access_token:
             raise _invalid_success(status, "expected a non-empty access_token")
         token_type = doc.get("token_type")
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise _invalid_success(status, f"expected token_type Bearer, found {token_type!r}"[:120])
+        kind = token_type.lower() if isinstance(token_type, str) else None
+        if kind != "bearer" and not (dpop and kind == "dpop"):
+            wanted = "Bearer or DPoP" if dpop else "Bearer"
+            raise _invalid_success(status, f"expected token_type {wanted}, found {token_type!r}"[:120])
         expires_in = _number(doc.get("expires_in"))
         scope = doc.get("scope")
         return Token(
-            access_token=access_token, token_type="Bearer", expires_in=expires_in,
+            access_token=access_token, token_type="DPoP" if kind == "dpop" else "Bearer",
+            expires_in=expires_in,
             expires_at=issued_at + (expires_in if expires_in is not None else DEFAULT_LIFETIME),
             scope=scope if isinstance(scope, str) else None, issued_at=issued_at, raw=doc,
         )

@@ -14,12 +14,15 @@ from typing import Any
 
 from ..realm import profile_complete
 from ._clientauth import AuthContext, authenticate_client, presented_client_id
+from ._dpop import TokenEndpointDPoP, bound_claims
+from ._exchange import TOKEN_EXCHANGE, token_exchange
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
 from ._tokens import Grant, invalid_scopes, token_scope
 
-SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token", "authorization_code")
+SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token", "authorization_code",
+                    TOKEN_EXCHANGE)
 """Grants with Keycloak's behaviour here (``authorization_code`` only refuses: no codes)."""
 KEYCLOAK_GRANTS = (
     "authorization_code", "implicit", "refresh_token", "password", "client_credentials",
@@ -58,7 +61,8 @@ def _check_scope(issuer: TokenIssuer, client: Client, requested: str) -> None:
 
 
 def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
-                        form: Mapping[str, str], client_address: str) -> dict[str, Any]:
+                        form: Mapping[str, str], client_address: str,
+                        jkt: str | None = None) -> dict[str, Any]:
     if client.public:
         raise OAuthError(401, "unauthorized_client",
                          "Public client not allowed to retrieve service account")
@@ -72,9 +76,9 @@ def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(401, "invalid_request",
                          "The associated service account for the client does not exist")
     _check_scope(issuer, client, requested)
-    token, life = issuer.access_token(grant)
+    token, life = issuer.access_token(grant, extra_claims=bound_claims(jkt) if jkt else None)
     body: dict[str, Any] = {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
-                            "token_type": "Bearer"}
+                            "token_type": "DPoP" if jkt else "Bearer"}
     if grant.reached.openid:  # Keycloak 26.7.3 adds an ID token to client credentials
         body["id_token"] = issuer.id_token(grant, token, life)
     body.update({"not-before-policy": 0, "scope": grant.scope_claim})
@@ -155,11 +159,15 @@ def _authorization_code(form: Mapping[str, str]) -> dict[str, Any]:
 
 def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[str, str],
                          authorization: str | None, client_address: str,
-                         duplicated: bool = False) -> Outcome:
-    """Answer a token request (RFC 6749 §4.4 / §4.3 with Keycloak's errors).
+                         duplicated: bool = False, dpop: TokenEndpointDPoP | None = None,
+                         dpop_proofs: list[str] | None = None,
+                         audiences: tuple[str, ...] = ()) -> Outcome:
+    """Answer a token request (RFC 6749 §4.4 / §4.3, RFC 8693, with Keycloak's errors).
 
     ``duplicated`` says a form parameter appeared more than once (Keycloak refuses that
-    after client authentication).
+    after client authentication; ``audience`` may repeat in a token exchange, and
+    ``audiences`` holds all its values). ``dpop`` checks the request's ``dpop_proofs``
+    (RFC 9449) and binds client-credentials tokens to the proof key (see ``_dpop``).
     """
     grant_type = form.get("grant_type")
     named = presented_client_id(form, authorization)
@@ -173,14 +181,18 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
             raise OAuthError(400, "invalid_client", "Bearer-only not allowed")
         if duplicated:
             raise OAuthError(400, "invalid_request", "duplicated parameter")
+        jkt = (dpop.check(client, dpop_proofs or [], url=ctx.token_endpoint, now=ctx.now)
+               if dpop is not None else None)
         if grant_type == "client_credentials":
-            body = _client_credentials(issuer, ctx, client, form, client_address)
+            body = _client_credentials(issuer, ctx, client, form, client_address, jkt)
         elif grant_type == "password":
             body = _password(issuer, ctx, client, form)
         elif grant_type == "refresh_token":
             body = _refresh(issuer, ctx, client, form)
         elif grant_type == "authorization_code":
             body = _authorization_code(form)
+        elif grant_type == TOKEN_EXCHANGE:
+            body = token_exchange(issuer, ctx.issuer, ctx.now, client, form, audiences)
         else:
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
     except OAuthError as err:

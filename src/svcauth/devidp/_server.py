@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .._telemetry._records import provider_request
 from ._clientauth import AuthContext, JtiCache, presented_client_id
+from ._dpop import TokenEndpointDPoP, proofs_of
+from ._exchange import TOKEN_EXCHANGE
 from ._grants import Outcome, handle_introspection, handle_token_request
 from ._issuer import TokenIssuer
 from ._metadata import discovery_document
@@ -45,6 +48,14 @@ class Answer:
     """Extra headers."""
 
 
+_ENDPOINTS = {"": "realm", ".well-known/openid-configuration": "discovery",
+              "protocol/openid-connect/token": "token",
+              "protocol/openid-connect/certs": "certs",
+              "protocol/openid-connect/token/introspect": "introspect",
+              "devidp/stats": "stats"}
+"""Path below ``/realms/<realm>/`` → endpoint name."""
+
+
 @dataclass
 class Router:
     """Routes requests to the endpoints of one realm, under ``auth_path``."""
@@ -67,6 +78,8 @@ class Router:
     """Set on stop so that an injected delay ends early."""
     jti_cache: JtiCache = field(default_factory=JtiCache)
     """Replay cache for client assertions."""
+    dpop: TokenEndpointDPoP = field(default_factory=TokenEndpointDPoP)
+    """DPoP proofs at the token endpoint (their replay cache included)."""
 
     def issuer_url(self, host: str | None) -> str:
         """The issuer for a request with this Host header (start-dev without --hostname)."""
@@ -84,17 +97,29 @@ class Router:
         client_id: str | None = None
         grant: str | None = None
         answer: Answer
-        try:
-            answer, client_id, grant = self._route(method, path, headers, body, client_ip)
-        except Exception:  # pragma: no cover - a bug must not kill the server thread
-            log.exception("devidp internal error on %s %s", method, path)
-            answer = Answer(500, {"error": "unknown_error"})
-        error = answer.body.get("error") if answer.status >= 400 else None
-        if isinstance(error, str):
-            self.stats.error(error)
+        with provider_request(method, self._route_name(path), headers) as record:
+            try:
+                answer, client_id, grant = self._route(method, path, headers, body, client_ip)
+            except Exception:  # pragma: no cover - a bug must not kill the server thread
+                log.exception("devidp internal error on %s %s", method, path)
+                answer = Answer(500, {"error": "unknown_error"})
+            error = answer.body.get("error") if answer.status >= 400 else None
+            record.status, record.client_id = answer.status, client_id
+            if isinstance(error, str):
+                record.error = error
+                self.stats.error(error)
         log.info("%s %s client_id=%s grant=%s status=%d", method, path, client_id or "-",
                  grant or "-", answer.status)
         return answer
+
+    def _route_name(self, path: str) -> str:
+        # Keycloak's span names template the realm: one name per endpoint, not per realm.
+        # Unknown paths share one name, so no request can mint span names.
+        prefix = f"{self.auth_path}/realms/{self.issuer.realm.name}"
+        rest = path[len(prefix):] if path.startswith(prefix) else None
+        if rest is None or rest.lstrip("/") not in _ENDPOINTS:
+            return "unmatched"
+        return f"{self.auth_path}/realms/{{realm}}{rest}"
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
                client_ip: str) -> tuple[Answer, str | None, str | None]:
@@ -104,11 +129,7 @@ class Router:
         realm, _, rest = path[len(prefix):].partition("/")
         if realm != self.issuer.realm.name:
             return Answer(404, _NO_REALM), None, None
-        endpoint = {"": "realm", ".well-known/openid-configuration": "discovery",
-                    "protocol/openid-connect/token": "token",
-                    "protocol/openid-connect/certs": "certs",
-                    "protocol/openid-connect/token/introspect": "introspect",
-                    "devidp/stats": "stats"}.get(rest)
+        endpoint = _ENDPOINTS.get(rest)
         allowed = {"discovery": "GET", "certs": "GET", "stats": "GET", "realm": "GET",
                    "token": "POST", "introspect": "POST"}
         if endpoint is None:
@@ -146,8 +167,12 @@ class Router:
                           now=self.clock(), jti_cache=self.jti_cache)
         outcome: Outcome
         if endpoint == "token":
+            audiences = _repeatable(body, "audience") if form.get("audience") else ()
+            if audiences and form.get("grant_type") == TOKEN_EXCHANGE:
+                duplicated = _form(headers, body, repeatable=("audience",))[1]
             outcome = handle_token_request(self.issuer, ctx, form, headers.get("authorization"),
-                                           client_ip, duplicated)
+                                           client_ip, duplicated, self.dpop, proofs_of(headers),
+                                           audiences)
         else:
             outcome = handle_introspection(self.issuer, ctx, form, headers.get("authorization"),
                                            duplicated)
@@ -170,8 +195,16 @@ class Router:
                                      "error_description": "fault injected by devidp"}, headers)
 
 
-def _form(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bool]:
-    """The form's first values, and whether any parameter appeared more than once."""
+def _repeatable(body: bytes, name: str) -> tuple[str, ...]:
+    """Every value of form parameter ``name`` (token exchange's ``audience`` repeats)."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return tuple(dict.fromkeys(v for k, v in pairs if k == name))
+
+
+def _form(headers: Mapping[str, str], body: bytes,
+          repeatable: tuple[str, ...] = ()) -> tuple[dict[str, str], bool]:
+    """The form's first values, and whether any parameter (other than those
+    ``repeatable``) appeared more than once."""
     ctype = headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         return {}, False
@@ -182,7 +215,8 @@ def _form(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bool
     form: dict[str, str] = {}
     for key, value in pairs:
         form.setdefault(key, value)
-    return form, len(form) != len(pairs)
+    counted = sum(1 for key, _ in pairs if key not in repeatable)
+    return form, len([k for k in form if k not in repeatable]) != counted
 
 
 def _named_client(form: Mapping[str, str], headers: Mapping[str, str]) -> str | None:

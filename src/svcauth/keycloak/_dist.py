@@ -12,19 +12,16 @@ be had here (no Maven, no Java, download failed), as opposed to a Keycloak that 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import subprocess
 import tarfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from svcauth._errors import SvcAuthError
+from svcauth._maven import MavenArtifact, fetch_artifact, locked
 
 DEFAULT_VERSION = "26.7.3"
 """The pinned Keycloak version (runs on Java 25 here)."""
@@ -91,34 +88,13 @@ class Distribution:
         return self.home.parent
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _dir_bytes(directory: Path) -> int:
-    try:
-        return sum(entry.stat().st_size for entry in directory.iterdir() if entry.is_file())
-    except OSError:
-        return 0
-
-
-def _ticker(stop: threading.Event, progress: Progress, watch: Path, started: float) -> None:
-    while not stop.wait(3.0):
-        got = _dir_bytes(watch)
-        size = f", {got / 1e6:.0f} MB so far" if got else ""
-        progress(f"  ... downloading, {time.monotonic() - started:.0f} s{size}")
-
-
 def archive_name(version: str) -> str:
     """The file name Maven copies: ``keycloak-quarkus-dist-<version>.tar.gz``."""
-    return f"keycloak-quarkus-dist-{version}.tar.gz"
+    return _artifact(version).file_name
+
+
+def _artifact(version: str) -> MavenArtifact:
+    return MavenArtifact("org.keycloak", "keycloak-quarkus-dist", version, type="tar.gz")
 
 
 def fetch_archive(version: str, target_dir: Path, progress: Progress = _quiet) -> Path:
@@ -126,51 +102,8 @@ def fetch_archive(version: str, target_dir: Path, progress: Progress = _quiet) -
 
     Maven's transfer lines and a byte count every few seconds go to ``progress``.
     """
-    archive = target_dir / archive_name(version)
-    if archive.is_file():
-        return archive
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise SvcAuthError("Keycloak download: expected Maven ('mvn') on PATH, found none",
-                           code=UNAVAILABLE)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    staging = target_dir / f".download-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    command = [mvn, "-B", "dependency:copy",
-               f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{version}:tar.gz",
-               f"-DoutputDirectory={staging}"]
-    progress(f"fetching Keycloak {version} with Maven into {target_dir}")
-    started = time.monotonic()
-    watch = Path.home() / ".m2/repository/org/keycloak/keycloak-quarkus-dist" / version
-    stop = threading.Event()
-    ticker = threading.Thread(target=_ticker, args=(stop, progress, watch, started), daemon=True)
-    ticker.start()
-    tail: list[str] = []
-    try:
-        # The command is fixed here; only the version and our own directory vary.
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: S603
-                                   text=True, errors="replace")
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip()
-            tail = [*tail[-19:], line]
-            if "keycloak-quarkus-dist" in line or "ERROR" in line or "BUILD" in line:
-                progress(f"  mvn: {line}")
-        code = process.wait()
-    finally:
-        stop.set()
-        ticker.join()
-    fetched = staging / archive_name(version)
-    if code != 0 or not fetched.is_file():
-        shutil.rmtree(staging, ignore_errors=True)
-        detail = "\n".join(tail[-8:])
-        raise SvcAuthError(f"Keycloak download: expected Maven to fetch {archive.name}, "
-                           f"found exit code {code}:\n{detail}", code=UNAVAILABLE)
-    fetched.replace(archive)
-    shutil.rmtree(staging, ignore_errors=True)
-    size = archive.stat().st_size
-    progress(f"fetched {archive.name}: {size / 1e6:.0f} MB in {time.monotonic() - started:.1f} s")
-    return archive
+    return fetch_artifact(_artifact(version), target_dir, what=f"Keycloak {version}",
+                          code=UNAVAILABLE, progress=progress)
 
 
 def unpack(archive: Path, dest: Path, progress: Progress = _quiet) -> Path:
@@ -208,7 +141,7 @@ def ensure_distribution(version: str = DEFAULT_VERSION, *, cache: Path | None = 
     """
     java_home = java_home_for(version, env)
     version_dir = (cache or cache_root(env)) / version
-    with _locked(version_dir / ".lock"):
+    with locked(version_dir / ".lock"):
         archive = fetch_archive(version, version_dir, progress)
         home = unpack(archive, version_dir / "dist", progress)
     return Distribution(version=version, home=home, java_home=java_home)

@@ -13,19 +13,16 @@ value (Keycloak would store the text ``${NAME}`` as the secret).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigurationError
-from ..realm import Client, ProtocolMapper, Realm, read_realm_json
+from ..realm import Client, ProtocolMapper, Realm, read_realm_json, require_secrets
 from ..realm import realm_from_dict as _model_from_dict
 
 DEFAULT_ACCESS_TOKEN_LIFESPAN = 300
 """Keycloak's realm default ``accessTokenLifespan`` in seconds, when the file sets none."""
-_SECRET_PATH = re.compile(r"(\.secret$|\.credentials\[\d+\]\.value$)")
 
 __all__ = ["DEFAULT_ACCESS_TOKEN_LIFESPAN", "ProtocolMapper", "RealmClient", "RealmFile",
            "ServiceAccount", "load_realm_file", "realm_from_dict"]
@@ -140,12 +137,7 @@ def realm_from_dict(raw: Mapping[str, Any], env: Mapping[str, str] | None = None
     (and a secret whose placeholder has no value refused, ``config_missing``)."""
     model = _model_from_dict(raw, env)
     if env is not None:
-        for where, name in model.unresolved:
-            if _SECRET_PATH.search(where):
-                var = name[2:-1]
-                raise ConfigurationError(
-                    f"realm placeholder {name} at {where}: expected environment variable "
-                    f"{var} to be set, found it missing", code="config_missing")
+        require_secrets(model)
     doc = model.raw
     clients = tuple(RealmClient(client_id=str(c["clientId"]), rep=c,
                                 model=model.clients[str(c["clientId"])])

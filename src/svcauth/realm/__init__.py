@@ -10,6 +10,7 @@ composites and the service-account users Keycloak creates.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,21 @@ def read_realm_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_SECRET_PATH = re.compile(r"(\.secret$|\.credentials\[\d+\]\.value$)")
+
+
+def require_secrets(realm: Realm) -> Realm:
+    """``realm``, or ``ConfigurationError`` (``config_missing``) naming the first client
+    secret or password whose placeholder had no value. Keycloak would store the text
+    ``${NAME}`` as the secret; ``apply`` and the test kit refuse that instead."""
+    for where, name in realm.unresolved:
+        if _SECRET_PATH.search(where):
+            raise ConfigurationError(
+                f"realm placeholder {name} at {where}: expected environment variable "
+                f"{name[2:-1]} to be set, found it missing", code="config_missing")
+    return realm
+
+
 def load_realm(path: str | Path, env: Mapping[str, str] | None = None) -> Realm:
     """Load a realm file; ``${NAME}`` placeholders come from ``env`` (default: none set).
 
@@ -50,4 +66,4 @@ def load_realm(path: str | Path, env: Mapping[str, str] | None = None) -> Realm:
 __all__ = ["ACCOUNT_CLIENT", "BUILTIN_SCOPES", "OIDC", "SERVICE_ACCOUNT_SCOPE", "Client",
            "ClientScope", "Group", "ProtocolMapper", "Realm", "RoleRef", "ScopeSet", "User",
            "invalid_scopes", "load_realm", "profile_complete", "reached_scopes", "read_realm_json",
-           "realm_from_dict", "token_roles"]
+           "realm_from_dict", "require_secrets", "token_roles"]

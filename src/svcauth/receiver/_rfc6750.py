@@ -18,6 +18,15 @@ Answers, by error (and code); ``WWW-Authenticate`` is always a ``Bearer`` challe
 
 Every refusal carries ``Content-Type: application/json`` and ``Cache-Control: no-store``.
 
+With DPoP on (``dpop=`` the guard's :class:`~svcauth.receiver.DPoPSettings`), RFC 9449 §7.1:
+
+* ``InvalidDPoPProofError`` → 401 ``{"error": "Invalid DPoP proof"}``, challenge ``DPoP
+  realm=..., error="invalid_dpop_proof", error_description=..., algs="ES256 ..."`` only;
+* ``UseDPoPNonceError`` → 401 ``{"error": "DPoP nonce required"}``, ``DPoP ...
+  error="use_dpop_nonce"`` and the ``DPoP-Nonce`` header;
+* every other challenge gets a ``DPoP`` challenge with the same parameters plus ``algs``:
+  after the ``Bearer`` one when DPoP is ``allowed``, instead of it when ``required``.
+
 Decisions:
 
 * The body is exactly the seed's ``{"error": "<message>"}`` by default, so that clients
@@ -43,10 +52,13 @@ from dataclasses import dataclass
 from .._errors import (
     AuthError,
     ForbiddenError,
+    InvalidDPoPProofError,
     InvalidRequestError,
     MissingTokenError,
     SvcAuthError,
+    UseDPoPNonceError,
 )
+from ._dpop import DPoPSettings
 
 __all__ = ["Refusal", "quote_header_value", "refusal_for"]
 
@@ -61,6 +73,8 @@ UNAUTHORIZED_CLIENT = "Unauthorized client"
 INSUFFICIENT_SCOPE = "Insufficient scope"
 FORBIDDEN = "Forbidden"
 UNAVAILABLE = "Authentication temporarily unavailable"
+INVALID_DPOP_PROOF = "Invalid DPoP proof"
+DPOP_NONCE_REQUIRED = "DPoP nonce required"
 
 _FORBIDDEN_MESSAGES: Mapping[str, str] = {
     "not_service_account": NOT_SERVICE_ACCOUNT,
@@ -91,6 +105,26 @@ _DESCRIPTIONS: Mapping[str, str] = {
     "authorization_malformed": "The Authorization header is malformed",
     "credentials_multiple": "Several credentials were sent",
     "insufficient_scope": "The access token lacks a required role or scope",
+    "dpop_bound_token": "The access token is DPoP-bound and needs the DPoP scheme",
+    "dpop_binding_missing": "The access token is not DPoP-bound",
+    "dpop_proof_missing": "The DPoP proof is missing",
+    "dpop_proof_repeated": "Several DPoP proofs were sent",
+    "dpop_proof_malformed": "The DPoP proof is malformed",
+    "dpop_claims_invalid": "The DPoP proof lacks a required claim",
+    "dpop_jwk_missing": "The DPoP proof carries no key",
+    "dpop_typ_invalid": "The DPoP proof type is not dpop+jwt",
+    "dpop_alg_not_allowed": "The DPoP proof algorithm is not accepted",
+    "dpop_jwk_invalid": "The DPoP proof key is invalid",
+    "dpop_jwk_private": "The DPoP proof carries a private key",
+    "dpop_signature_invalid": "The DPoP proof signature is invalid",
+    "dpop_htm_mismatch": "The DPoP proof is for another HTTP method",
+    "dpop_htu_mismatch": "The DPoP proof is for another URL",
+    "dpop_iat_stale": "The DPoP proof is too old",
+    "dpop_iat_future": "The DPoP proof was issued in the future",
+    "dpop_replayed": "The DPoP proof was already used",
+    "dpop_ath_mismatch": "The DPoP proof is for another access token",
+    "dpop_jkt_mismatch": "The DPoP proof key is not the key the token is bound to",
+    "use_dpop_nonce": "The DPoP proof needs the server nonce",
 }
 _GENERIC_DESCRIPTION = "The access token is invalid"
 
@@ -142,10 +176,23 @@ def _scope_tokens(required: tuple[str, ...]) -> str:
     return " ".join(t for t in tokens if t)
 
 
-def _challenge(realm: str, params: tuple[tuple[str, str], ...] = ()) -> str:
+def _challenge(realm: str, params: tuple[tuple[str, str], ...] = (),
+               scheme: str = "Bearer") -> str:
     parts = [f"realm={quote_header_value(realm)}"]
     parts.extend(f"{name}={quote_header_value(value)}" for name, value in params)
-    return "Bearer " + ", ".join(parts)
+    return f"{scheme} " + ", ".join(parts)
+
+
+def _with_dpop(error: SvcAuthError, realm: str, bearer: str | None,
+               params: tuple[tuple[str, str], ...], dpop: DPoPSettings) -> str | None:
+    """The ``WWW-Authenticate`` value once DPoP is on (see the module docstring)."""
+    algs = (("algs", " ".join(dpop.algorithms)),)
+    if isinstance(error, InvalidDPoPProofError):
+        return _challenge(realm, params + algs, "DPoP")
+    if bearer is None:
+        return None
+    challenge = _challenge(realm, params + algs, "DPoP")
+    return challenge if dpop.mode == "required" else f"{bearer}, {challenge}"
 
 
 def refusal_for(
@@ -154,6 +201,7 @@ def refusal_for(
     realm: str = "svcauth",
     include_code: bool = False,
     retry_after: int = DEFAULT_RETRY_AFTER,
+    dpop: DPoPSettings | None = None,
 ) -> Refusal:
     """The HTTP answer to ``error`` (see the module docstring for the table).
 
@@ -165,34 +213,46 @@ def refusal_for(
     description = _DESCRIPTIONS.get(code, _GENERIC_DESCRIPTION)
     challenge: str | None
     extra: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
     if isinstance(error, MissingTokenError):
         status, message = 401, NO_TOKEN
         challenge = _challenge(realm)
     elif isinstance(error, InvalidRequestError):
         status, message = 400, INVALID_REQUEST
-        challenge = _challenge(
-            realm, (("error", "invalid_request"), ("error_description", description))
-        )
+        params = (("error", "invalid_request"), ("error_description", description))
+        challenge = _challenge(realm, params)
+    elif isinstance(error, InvalidDPoPProofError):
+        status = 401
+        kind = "use_dpop_nonce" if isinstance(error, UseDPoPNonceError) else "invalid_dpop_proof"
+        params = (("error", kind), ("error_description", description))
+        challenge = _challenge(realm, params, "DPoP")
+        if isinstance(error, UseDPoPNonceError):
+            message = DPOP_NONCE_REQUIRED
+            extra = (("DPoP-Nonce", "".join(c for c in error.nonce if "!" <= c <= "~")),)
+        else:
+            message = INVALID_DPOP_PROOF
     elif isinstance(error, ForbiddenError):
         status = 403
         message = _FORBIDDEN_MESSAGES.get(code, FORBIDDEN)
         challenge = None
         if code == "insufficient_scope":
-            params = [("error", "insufficient_scope"), ("error_description", description)]
+            scoped = [("error", "insufficient_scope"), ("error_description", description)]
             scope = _scope_tokens(error.required)
             if scope:
-                params.append(("scope", scope))
-            challenge = _challenge(realm, tuple(params))
+                scoped.append(("scope", scope))
+            params = tuple(scoped)
+            challenge = _challenge(realm, params)
     elif isinstance(error, AuthError):
         # InvalidTokenError, and any other AuthError: the token is not accepted.
         status = 401
         message = TOKEN_EXPIRED if code == "token_expired" else INVALID_TOKEN
-        challenge = _challenge(
-            realm, (("error", "invalid_token"), ("error_description", description))
-        )
+        params = (("error", "invalid_token"), ("error_description", description))
+        challenge = _challenge(realm, params)
     else:
         status, message, challenge = 503, UNAVAILABLE, None
         extra = (("Retry-After", str(max(0, int(retry_after)))),)
+    if dpop is not None and dpop.enabled and status != 503:
+        challenge = _with_dpop(error, realm, challenge, params, dpop)
     headers: list[tuple[str, str]] = [("Content-Type", "application/json")]
     if challenge is not None:
         headers.append(("WWW-Authenticate", challenge))

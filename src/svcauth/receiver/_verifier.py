@@ -12,7 +12,12 @@ The order of checks, each cheaper than the next and none trusting what is not ye
 5. payload: strict JSON object; ``exp`` required and numeric (``claim_invalid``), not past
    (``token_expired``); ``nbf`` (``token_not_yet_valid``) and ``iat`` (``iat_in_future``),
    all with the leeway; ``iss`` exact (``issuer_mismatch``); audience
-   (``audience_mismatch``); Keycloak's ``typ`` claim (``token_type_invalid``).
+   (``audience_mismatch``); Keycloak's ``typ`` claim (``token_type_invalid``);
+6. binding: a DPoP-bound token (``cnf.jkt``, or Keycloak's ``typ`` ``DPoP``) is refused by
+   :meth:`Verifier.verify` (``dpop_bound_token``: it was sent as a bearer token);
+   :meth:`Verifier.verify_dpop` wants one (``dpop_binding_missing``) and leaves the proof to
+   the ``Guard`` (:mod:`svcauth.receiver._dpop`). The two paths cache under different keys,
+   so a token verified for one is never a hit for the other.
 
 Validated headers are remembered by their exact base64url text (Keycloak repeats the same
 header on every token), so the hot path decodes and parses only the payload.
@@ -49,6 +54,7 @@ __all__ = ["Verifier"]
 
 _HEADER_CACHE_SIZE = 256
 _DEFAULT: Any = object()
+_BOUND = "DPoP "  # cache-key prefix of tokens verified for the DPoP scheme
 
 
 def _algorithms(algorithms: Sequence[str] | str) -> frozenset[str]:
@@ -133,6 +139,8 @@ class Verifier:
         """Longer tokens are refused before any decoding."""
         self.token_types = frozenset(token_types) if token_types is not None else None
         """Accepted Keycloak ``typ`` claim values, or ``None`` to skip the check."""
+        self._bound_types = (self.token_types | {"DPoP"}
+                             if self.token_types is not None else None)
         self.clock = clock
         """Wall-clock seconds since the epoch."""
         self.key_set = key_set
@@ -189,7 +197,7 @@ class Verifier:
 
     def _back(
         self, token: str, info: HeaderInfo, payload_raw: bytes, signature: bytes,
-        signing_input: bytes, entry: KeyEntry,
+        signing_input: bytes, entry: KeyEntry, bound: bool = False,
     ) -> Claims:
         """Steps 4-5: signature, then claims; caches the result."""
         if not entry.verify(signature, signing_input):
@@ -202,11 +210,21 @@ class Verifier:
         aud = payload.get("aud")
         if type(aud) is not str or aud not in self.audiences:
             check_audience(payload, self.audiences)
-        if self.token_types is not None:
-            check_token_type(payload, self.token_types)
+        cnf = payload.get("cnf")
+        jkt = cnf.get("jkt") if type(cnf) is dict else None
+        if bound:
+            if type(jkt) is not str or not jkt:
+                raise invalid("dpop_binding_missing", "token: expected a DPoP-bound token "
+                              "(cnf.jkt) with the DPoP scheme, found an unbound one")
+        elif jkt is not None or payload.get("typ") == "DPoP":
+            raise invalid("dpop_bound_token", "token: expected a bearer token, found a "
+                          "DPoP-bound one (cnf.jkt) sent without its proof")
+        types = self._bound_types if bound else self.token_types
+        if types is not None:
+            check_token_type(payload, types)
         claims = Claims(payload, info.header, info.kid, info.alg)
         if self.cache is not None:
-            self.cache.put(token, claims, exp, entry)
+            self.cache.put(_BOUND + token if bound else token, claims, exp, entry)
         return claims
 
     def verify(self, token: str) -> Claims:
@@ -225,10 +243,32 @@ class Verifier:
             record.caller = claims.azp or claims.client_id
         return claims
 
-    def _verify_uncached(self, token: str) -> Claims:
+    def _verify_uncached(self, token: str, bound: bool = False) -> Claims:
         info, payload, signature, signing_input = self._front(token)
         entry = self._lookup(info.kid, info.alg) or self._resolve(info.kid, info.alg)
-        return self._back(token, info, payload, signature, signing_input, entry)
+        return self._back(token, info, payload, signature, signing_input, entry, bound)
+
+    def verify_dpop(self, token: str) -> Claims:
+        """Verify a token sent with the DPoP scheme: like :meth:`verify`, but the token must
+        be DPoP-bound (``cnf.jkt``). The caller (the ``Guard``) still checks the proof and
+        the binding on every request; only this verification is cached."""
+        cache = self.cache
+        if cache is not None and type(token) is str:
+            hit = cache.get(_BOUND + token)
+            if hit is not None:
+                return hit
+        return self._verify_uncached(token, True)
+
+    async def averify_dpop(self, token: str) -> Claims:
+        """Async twin of :meth:`verify_dpop`."""
+        cache = self.cache
+        if cache is not None and type(token) is str:
+            hit = cache.get(_BOUND + token)
+            if hit is not None:
+                return hit
+        info, payload, signature, signing_input = self._front(token)
+        entry = self._lookup(info.kid, info.alg) or await self._aresolve(info.kid, info.alg)
+        return self._back(token, info, payload, signature, signing_input, entry, True)
 
     async def averify(self, token: str) -> Claims:
         """Verify ``token`` (asyncio: key fetches do not block the loop)."""

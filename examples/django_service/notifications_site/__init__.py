@@ -1,0 +1,1 @@
+"""A tiny notification service protected by svcauth (Django + Django REST framework)."""
