@@ -199,3 +199,14 @@ def test_cli_devidp_flag_adds_what_the_dev_idp_does_not_emulate(
         "(password) grants are on: keep them for demos only",
         f"{path}: 0 error(s), 2 warning(s)",
     ]
+
+
+def test_listed_service_account_user_without_scope_lists_gets_no_client_id_claim() -> None:
+    # Keycloak 26.7.3 adds the service_account scope only when it creates the service-account
+    # user itself (tests/conformance: str-flags, conf-svc): a file listing the user must name it.
+    doc = _base()
+    del _client(doc, "payment-provider")["defaultClientScopes"]
+    found = [f for f in lint_realm(realm_from_dict(doc)) if f.rule == "service-account-scope-missing"]
+    assert [(f.subject, f.field, f.severity) for f in found] == [
+        ("payment-provider", "defaultClientScopes", "warning")]
+    assert "Keycloak's import adds no service_account scope" in found[0].message

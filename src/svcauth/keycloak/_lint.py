@@ -192,11 +192,17 @@ def _redirects(client: RealmClient) -> Iterator[Finding]:
                           f"expected an exact redirect URI, found the wildcard {uri!r}")
 
 
-def _service_scope(client: RealmClient) -> Iterator[Finding]:
-    scopes = client.default_client_scopes
-    if client.service_account and scopes is not None and "service_account" not in scopes:
+def _service_scope(realm: RealmFile, client: RealmClient) -> Iterator[Finding]:
+    # The model applies Keycloak's import: without defaultClientScopes, a client gets
+    # service_account only when Keycloak creates its service-account user (the file lists none).
+    if "service_account" not in realm.model.client_scopes:
+        return  # the realm has no such scope at all: client-scopes-dropped says so
+    if client.service_account and "service_account" not in client.model.default_scopes:
+        why = ("found it absent" if client.default_client_scopes is not None else
+               "found none: the file lists the service-account user and no "
+               "defaultClientScopes, so Keycloak's import adds no service_account scope")
         yield Finding(client.client_id, "defaultClientScopes", "service-account-scope-missing",
-                      WARNING, "expected 'service_account' (the client_id claim), found it absent")
+                      WARNING, f"expected 'service_account' (the client_id claim), {why}")
 
 
 def lint_realm(realm: RealmFile) -> list[Finding]:
@@ -208,7 +214,7 @@ def lint_realm(realm: RealmFile) -> list[Finding]:
         findings.extend(_flows(client))
         findings.extend(_lifespan(realm, client))
         findings.extend(_redirects(client))
-        findings.extend(_service_scope(client))
+        findings.extend(_service_scope(realm, client))
     return sorted(findings)
 
 
