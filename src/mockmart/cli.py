@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--run-dir", default="var/up", help="databases, logs and mail (var/up)")
     up.add_argument("--broker", action="store_true",
                     help="order events through a local RabbitMQ node (docs/broker.md)")
+    up.add_argument("--auth-path", default="", choices=("", "/auth"),
+                    help="'/auth': serve and use Keycloak's legacy path prefix (< 17)")
     up.add_argument("--otel", action="store_true",
                     help="also start Zipkin (the tracing UI) and send every span there")
     up.add_argument("--zipkin-port", type=int, default=9411, help="Zipkin's port with --otel")

@@ -42,11 +42,12 @@ class KeycloakIdP:
     mint tokens: the demo counts token requests at the callers instead."""
 
     def __init__(self, realm_file: Path, env: Mapping[str, str], port: int,
-                 progress: Progress, tracing_endpoint: str = "") -> None:
+                 progress: Progress, auth_path: str = "", tracing_endpoint: str = "") -> None:
         from svcauth.keycloak import KeycloakConfig, LocalKeycloak
 
         self._kc = LocalKeycloak(KeycloakConfig(port=port, realm_files=(realm_file,),
-                                                env=dict(env), tracing_endpoint=tracing_endpoint),
+                                                env=dict(env), auth_path=auth_path,
+                                                tracing_endpoint=tracing_endpoint),
                                  progress=progress)
         self.realm_name = "techstore"
         """The realm (the realm file's)."""
@@ -129,6 +130,8 @@ class StackOptions:
     """Order events through a local RabbitMQ node (outbox relay + order-events worker)."""
     delivery_limit: int = 5
     """With ``broker``: deliveries of a poison message before it is dead-lettered."""
+    auth_path: str = ""
+    """``/auth`` to serve and use Keycloak's legacy path prefix (< 17), "" for none."""
     otlp_endpoint: str = ""
     """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
     (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
@@ -145,9 +148,11 @@ class Stack:
         """The identity provider: a ``DevIdP`` or a :class:`KeycloakIdP`."""
         if options.idp == "keycloak":
             self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress,
+                                   auth_path=options.auth_path,
                                    tracing_endpoint=options.otlp_endpoint)
         else:
-            self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
+            self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port,
+                              auth_path=options.auth_path)
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
         self.shops: list[ServiceProcess] = []
@@ -176,7 +181,8 @@ class Stack:
             "KEYCLOAK_URL": self.idp.base_url,
             "KEYCLOAK_PUBLIC_URL": self.idp.base_url,
             "KEYCLOAK_REALM": self.realm_name,
-            "KEYCLOAK_AUTH_PATH": "",
+            # "/" = no prefix, read the same by svcauth and the seed's code (no warning).
+            "KEYCLOAK_AUTH_PATH": self.options.auth_path or "/",
             "KEYCLOAK_CLIENT_ID": client_id,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp.port),

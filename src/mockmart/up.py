@@ -77,6 +77,7 @@ def run_up(args: argparse.Namespace) -> int:
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
         notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
         broker=getattr(args, "broker", False),
+        auth_path=getattr(args, "auth_path", ""),
         otlp_endpoint=backend.otlp_endpoint if backend is not None else ""),
         progress=progress)
     stop = threading.Event()

@@ -22,16 +22,24 @@ def test_every_placeholder_of_the_realm_is_in_dev_env(realm: Realm,
     assert "${" not in json.dumps([c.secret for c in realm.clients.values()])
 
 
-def test_missing_variable_is_named(dev_env: dict[str, str]) -> None:
+def test_missing_variable_is_kept_literal_as_keycloak_does_and_named(
+        dev_env: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    # Keycloak's StringPropertyReplacer leaves an unresolvable ${NAME} as written (the old
+    # expectation, a refused file, is not what Keycloak does); the dev IdP names it at start.
     env = {k: v for k, v in dev_env.items() if k != "REPORTING_JOB_CLIENT_SECRET"}
-    with pytest.raises(ConfigurationError) as info:
-        load_realm(REALM_FILE, env)
-    assert info.value.code == "config_missing"
-    assert "REPORTING_JOB_CLIENT_SECRET" in info.value.message
-    assert "clients[5].secret" in info.value.message
+    realm = load_realm(REALM_FILE, env)
+    assert realm.clients["reporting-job"].secret == "${REPORTING_JOB_CLIENT_SECRET}"
+    assert realm.unresolved == (("clients[5].secret", "${REPORTING_JOB_CLIENT_SECRET}"),)
+    from svcauth.devidp import DevIdP
+    with caplog.at_level("WARNING", logger="svcauth.devidp"):
+        DevIdP(realm)
+    lines = [r.getMessage() for r in caplog.records if r.name == "svcauth.devidp"]
+    assert lines == ["devidp does not emulate: realm: clients[5].secret: placeholder "
+                     "${REPORTING_JOB_CLIENT_SECRET} has no value; kept as literal text, as "
+                     "Keycloak's import keeps it"]
     for value in env.values():
         if len(value) > 8:
-            assert value not in info.value.message
+            assert all(value not in line for line in lines)
 
 
 @pytest.mark.parametrize(("text", "env", "expected"), [
@@ -40,6 +48,13 @@ def test_missing_variable_is_named(dev_env: dict[str, str]) -> None:
     ("${A:fallback}", {}, "fallback"),
     ("${A:fallback}", {"A": "set"}, "set"),
     ("no placeholder $A {A}", {}, "no placeholder $A {A}"),
+    ("${role_uma_authorization}", {}, "${role_uma_authorization}"),
+    ("resource_access.${client_id}.roles", {}, "resource_access.${client_id}.roles"),
+    ("${A,B}", {"B": "2"}, "2"),
+    ("${env.A}", {"A": "1"}, "1"),
+    ("${A:${B}}", {"B": "2"}, "2"),
+    ("${}", {}, "${}"),
+    ("${A", {"A": "1"}, "${A"),
 ])
 def test_placeholder_resolution(text: str, env: dict[str, str], expected: str) -> None:
     assert resolve_placeholders({"k": [text]}, env) == {"k": [expected]}

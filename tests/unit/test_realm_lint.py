@@ -181,3 +181,34 @@ def test_cli_exits_0_on_the_project_realm_file(capsys: pytest.CaptureFixture[str
 def test_keycloak_dev_delegates_to_the_local_keycloak_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keycloak", "dev", "status", "--name", "svcauth-lint-test-none"]) == 3
     assert capsys.readouterr().out == "svcauth-lint-test-none: not running (nothing recorded)\n"
+
+
+def test_cli_devidp_flag_adds_what_the_dev_idp_does_not_emulate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _base()
+    _client(doc, "reporting-job")["protocolMappers"].append(
+        {"name": "pairwise", "protocol": "openid-connect",
+         "protocolMapper": "oidc-sha256-pairwise-sub-mapper", "config": {}})
+    path = tmp_path / "pairwise.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["keycloak", "lint", str(path)]) == 0
+    assert "devidp-unsupported" not in capsys.readouterr().out
+    assert main(["keycloak", "lint", "--devidp", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "warning [devidp-unsupported] client reporting-job: protocolMappers[pairwise]: mapper "
+        "type 'oidc-sha256-pairwise-sub-mapper': its claim is left out",
+        "warning [password-grant] storefront: directAccessGrantsEnabled: direct access "
+        "(password) grants are on: keep them for demos only",
+        f"{path}: 0 error(s), 2 warning(s)",
+    ]
+
+
+def test_listed_service_account_user_without_scope_lists_gets_no_client_id_claim() -> None:
+    # Keycloak 26.7.3 adds the service_account scope only when it creates the service-account
+    # user itself (tests/conformance: str-flags, conf-svc): a file listing the user must name it.
+    doc = _base()
+    del _client(doc, "payment-provider")["defaultClientScopes"]
+    found = [f for f in lint_realm(realm_from_dict(doc)) if f.rule == "service-account-scope-missing"]
+    assert [(f.subject, f.field, f.severity) for f in found] == [
+        ("payment-provider", "defaultClientScopes", "warning")]
+    assert "Keycloak's import adds no service_account scope" in found[0].message

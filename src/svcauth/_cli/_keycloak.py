@@ -1,11 +1,12 @@
 """``svcauth keycloak``: run a local Keycloak (``dev``), lint a realm file, apply it.
 
 ``lint FILE`` prints one line per finding (``error [rule] client: field: message``) and exits
-1 when any is an error. ``apply FILE --server URL`` creates or updates the realm through the
-Admin REST API; ``--dry-run`` prints the plan only. Secrets come from the environment through
-the file's ``${PLACEHOLDERS}`` (``--env-file`` adds a dotenv file; the process environment
-wins) and are never printed. Admin credentials: ``KC_BOOTSTRAP_ADMIN_USERNAME``/``_PASSWORD``
-or ``KEYCLOAK_ADMIN_USERNAME``/``_PASSWORD``.
+1 when any is an error; ``--devidp`` adds a warning per thing the embedded dev IdP does not
+emulate (the lines ``svcauth devidp`` logs at start-up). ``apply FILE --server URL`` creates
+or updates the realm through the Admin REST API; ``--dry-run`` prints the plan only. Secrets
+come from the environment through the file's ``${PLACEHOLDERS}`` (``--env-file`` adds a
+dotenv file; the process environment wins) and are never printed. Admin credentials:
+``KC_BOOTSTRAP_ADMIN_USERNAME``/``_PASSWORD`` or ``KEYCLOAK_ADMIN_USERNAME``/``_PASSWORD``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def add_parser(subparsers: Any) -> None:
     dev.set_defaults(func=run_dev)
     lint = sub.add_parser("lint", help="check a realm-import file against the checklist")
     lint.add_argument("file", metavar="FILE")
+    lint.add_argument("--devidp", action="store_true",
+                      help="also name what the embedded dev IdP does not emulate (warnings)")
     lint.set_defaults(func=run_lint)
     apply = sub.add_parser("apply", help="create or update a realm from a file (Admin REST API)")
     apply.add_argument("file", metavar="FILE")
@@ -51,10 +54,13 @@ def run_dev(args: argparse.Namespace) -> int:
 
 def run_lint(args: argparse.Namespace) -> int:
     """Print the findings; 1 when any is an error."""
-    from ..keycloak._lint import ERROR, has_errors, lint_realm
+    from ..keycloak._lint import ERROR, devidp_findings, has_errors, lint_realm
     from ..keycloak._realm import load_realm_file
 
-    findings = lint_realm(load_realm_file(args.file))
+    realm = load_realm_file(args.file)
+    findings = lint_realm(realm)
+    if getattr(args, "devidp", False):
+        findings = sorted(findings + devidp_findings(realm))
     for finding in findings:
         print(finding.line())
     errors = sum(f.severity == ERROR for f in findings)

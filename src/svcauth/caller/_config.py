@@ -18,6 +18,7 @@ from .._discovery import (
     normalize_auth_path,
 )
 from .._errors import ConfigurationError
+from .._seed_env import auth_path_from_env, warn_once
 from ._client_auth import ClientAuth, ClientSecretBasic, PrivateKeyJWT
 from ._dpop import DPoPKey
 from ._policy import RefreshPolicy
@@ -154,7 +155,9 @@ class ClientConfig:
         ``KEYCLOAK_CLIENT_ID`` is required; the credential is ``KEYCLOAK_CLIENT_KEY_FILE``
         (private_key_jwt), else ``KEYCLOAK_CLIENT_SECRET_FILE``, else ``KEYCLOAK_CLIENT_SECRET``;
         the endpoint ``OIDC_ISSUER``, else ``KEYCLOAK_URL`` + ``KEYCLOAK_REALM`` (+
-        ``KEYCLOAK_AUTH_PATH``: ``/auth``, empty or ``auto``). A missing variable raises
+        ``KEYCLOAK_AUTH_PATH``: ``/auth``, ``/`` or empty for none, or ``auto``; unset or
+        empty logs a warning once, as the seed's code reads those as ``/auth``; see
+        docs/devidp.md). A missing variable raises
         :class:`~svcauth.ConfigurationError` naming it. ``overrides`` replace fields.
         """
         env = os.environ if environ is None else environ
@@ -194,7 +197,8 @@ class ClientConfig:
                     if not value:
                         raise ConfigurationError(
                             f"{name} is not set: expected it (or OIDC_ISSUER)", code="config_missing")
-                fields.update(keycloak_url=url, realm=realm,
-                              auth_path=env.get("KEYCLOAK_AUTH_PATH", "").strip())
+                auth_path, differs = auth_path_from_env(env)
+                warn_once(differs)  # the seed's code reads unset/empty as /auth
+                fields.update(keycloak_url=url, realm=realm, auth_path=auth_path)
         fields.update(overrides)
         return cls(**fields)  # type: ignore[arg-type]

@@ -140,7 +140,7 @@ def token_exchange(issuer: TokenIssuer, ctx_issuer: str, now: float, client: Cli
     if subject.get("azp") != client.client_id and client.client_id not in _audiences(subject):
         raise OAuthError(403, "access_denied", "Client is not within the token audience")
     requested = form.get("scope", "")
-    if invalid_scopes(requested):
+    if invalid_scopes(issuer.realm, client, requested):
         raise OAuthError(400, "invalid_scope", f"Invalid scopes: {requested}")
     sid = subject.get("sid")
     session = sid if isinstance(sid, str) else None
@@ -189,7 +189,8 @@ def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
     if requested_type == REFRESH_TOKEN_TYPE:
         life_rt = issuer.realm.sso_session_idle
         rt_claims = refresh_token_claims(grant, lifetime=life_rt)
-        if grant.client.service_accounts:
+        if grant.client.service_accounts and \
+                "service_account" not in rt_claims["scope"].split():
             # Keycloak gives such a client the service_account scope, named in the refresh
             # token's scope (seen on 26.7.3).
             rt_claims["scope"] = f"{rt_claims['scope']} service_account"
@@ -200,5 +201,5 @@ def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
     body["not-before-policy"] = 0
     if grant.session_id is not None:
         body["session_state"] = grant.session_id
-    body.update({"scope": grant.scope, "issued_token_type": requested_type})
+    body.update({"scope": grant.scope_claim, "issued_token_type": requested_type})
     return body

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..realm import profile_complete
 from ._clientauth import AuthContext, authenticate_client, presented_client_id
 from ._dpop import TokenEndpointDPoP, bound_claims
 from ._exchange import TOKEN_EXCHANGE, token_exchange
@@ -54,8 +55,8 @@ class Outcome:
         return value if isinstance(value, str) else None
 
 
-def _check_scope(requested: str) -> None:
-    if invalid_scopes(requested):
+def _check_scope(issuer: TokenIssuer, client: Client, requested: str) -> None:
+    if invalid_scopes(issuer.realm, client, requested):
         raise OAuthError(400, "invalid_scope", f"Invalid scopes: {requested}")
 
 
@@ -74,11 +75,14 @@ def _client_credentials(issuer: TokenIssuer, ctx: AuthContext, client: Client,
     if grant is None:
         raise OAuthError(401, "invalid_request",
                          "The associated service account for the client does not exist")
-    _check_scope(requested)
+    _check_scope(issuer, client, requested)
     token, life = issuer.access_token(grant, extra_claims=bound_claims(jkt) if jkt else None)
-    return {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
-            "token_type": "DPoP" if jkt else "Bearer", "not-before-policy": 0,
-            "scope": grant.scope}
+    body: dict[str, Any] = {"access_token": token, "expires_in": life, "refresh_expires_in": 0,
+                            "token_type": "DPoP" if jkt else "Bearer"}
+    if grant.reached.openid:  # Keycloak 26.7.3 adds an ID token to client credentials
+        body["id_token"] = issuer.id_token(grant, token, life)
+    body.update({"not-before-policy": 0, "scope": grant.scope_claim})
+    return body
 
 
 def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
@@ -87,7 +91,7 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "unauthorized_client",
                          "Client not allowed for direct access grants")
     requested = form.get("scope", "")
-    _check_scope(requested)
+    _check_scope(issuer, client, requested)
     username = (form.get("username") or "").lower()
     user = issuer.realm.users.get(username)
     password = form.get("password") or ""
@@ -99,12 +103,16 @@ def _password(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_grant", "Invalid user credentials")
     if not user.enabled:
         raise OAuthError(400, "invalid_grant", "Account disabled")
+    if not profile_complete(issuer.realm, user):
+        raise OAuthError(400, "invalid_grant", "Account is not fully set up")
     grant = issuer.user_grant(client, user, issuer=ctx.issuer, now=ctx.now,
                               scope=token_scope(requested))
     return _user_tokens(issuer, grant, id_token="openid" in requested.split())
 
 
 def _user_tokens(issuer: TokenIssuer, grant: Grant, *, id_token: bool) -> dict[str, Any]:
+    if grant.offline_requested and not grant.offline:
+        raise OAuthError(400, "not_allowed", "Offline tokens not allowed for the user or client")
     token, life = issuer.access_token(grant)
     refresh, refresh_life = issuer.refresh_token(grant)
     body: dict[str, Any] = {"access_token": token, "expires_in": life,
@@ -113,7 +121,7 @@ def _user_tokens(issuer: TokenIssuer, grant: Grant, *, id_token: bool) -> dict[s
     if id_token:
         body["id_token"] = issuer.id_token(grant, token, life)
     body.update({"not-before-policy": 0, "session_state": grant.session_id,
-                 "scope": grant.scope})
+                 "scope": grant.scope_claim})
     return body
 
 
@@ -124,13 +132,15 @@ def _refresh(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_request", "No refresh token")
     claims = issuer.keys.verify_hmac(raw)
     exp = claims.get("exp") if claims else None
-    if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != ctx.issuer:
+    if claims is None or claims.get("typ") not in ("Refresh", "Offline") \
+            or claims.get("iss") != ctx.issuer:
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
-    if not isinstance(exp, int | float) or exp <= ctx.now:
+    offline_forever = claims.get("typ") == "Offline" and exp is None
+    if not offline_forever and (not isinstance(exp, int | float) or exp <= ctx.now):
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
     if claims.get("azp") != client.client_id:
         raise OAuthError(400, "invalid_grant", "Unmatching clients")
-    user = next((u for u in issuer.realm.users.values() if u.id == claims.get("sub")), None)
+    user = issuer.realm.user_by_id(claims.get("sub"))
     if user is None or not user.enabled:
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
     scope = str(claims.get("scope", ""))

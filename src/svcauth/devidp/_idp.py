@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from .._errors import ConfigurationError
+from ._coverage import Notice, unsupported
 from ._issuer import TokenIssuer
 from ._keys import KeyRing
 from ._realm import Realm, load_realm
@@ -73,6 +74,10 @@ class DevIdP:
                 f"Pass insecure_bind_any=True (--insecure-bind-any) to bind it anyway",
                 code="config_invalid")
         self.realm = realm if isinstance(realm, Realm) else load_realm(realm, env)
+        self.notices: list[Notice] = unsupported(self.realm)
+        """What this realm holds that the provider does not emulate (logged as warnings)."""
+        for notice in self.notices:
+            log.warning("%s", notice.line())
         self._host = host
         self._port = port
         self._auth_path = _normalise_auth_path(auth_path)

@@ -39,7 +39,8 @@ class TokenIssuer:
     def refresh_token(self, grant: Grant) -> tuple[str, int]:
         """Sign (HS512) a refresh token for a user grant; returns it and its lifetime."""
         life = self.realm.sso_session_idle
-        return self.keys.sign_hmac(refresh_token_claims(grant, lifetime=life)), life
+        token = self.keys.sign_hmac(refresh_token_claims(grant, lifetime=life))
+        return token, 0 if grant.offline else life  # offline: refresh_expires_in 0
 
     def service_grant(self, client: Client, *, issuer: str, now: float, scope: str,
                       client_address: str) -> Grant | None:

@@ -1,42 +1,47 @@
 """Claims of the tokens the provider issues, laid out as Keycloak 26 lays them out.
 
-Pure functions over the realm model. Every Keycloak-specific choice (claim names, which
-claims a service account or a user gets, the default ``scope``) sits in a constant or one
-small function here, so that the comparison with a real Keycloak can adjust it in one place.
+Pure functions over the realm model. Keycloak itself writes only ``exp iat jti iss typ azp
+sid scope`` (and the ID token's ``sub``, ``at_hash``); every other claim — ``sub``, ``aud``,
+roles, profile, ``client_id`` — comes from the protocol mappers of the client and of the client
+scopes the request reaches (:mod:`svcauth.realm._scopes`, :mod:`._mappers`). A realm without
+the ``basic`` scope therefore gets no ``sub``, one without ``roles`` no ``realm_access``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .._jws import b64url_encode
-from ._realm import Client, Realm, User
-from ._role_mapper import role_claim_values
-
-DEFAULT_TOKEN_SCOPES: tuple[str, ...] = ("email", "profile")
-"""Default client scopes that Keycloak names in the ``scope`` claim, in its order."""
-
-OPTIONAL_SCOPES: frozenset[str] = frozenset(
-    {"address", "phone", "offline_access", "microprofile-jwt", "organization"})
-"""Keycloak's built-in optional client scopes: may be requested, named in ``scope``."""
+from ..realm import (
+    Client,
+    ProtocolMapper,
+    Realm,
+    ScopeSet,
+    User,
+    invalid_scopes,
+    reached_scopes,
+    token_roles,
+)
+from ._mappers import MapperContext, apply_mappers
 
 JTI_PREFIX_SERVICE_ACCOUNT = "trrtcc:"
 """Keycloak 26 prefixes access-token ``jti`` by session kind: transient, client credentials."""
 JTI_PREFIX_USER = "onrtro:"
 """Online session, resource-owner password grant (seen in 26.x; see docs/devidp.md)."""
+JTI_PREFIX_OFFLINE = "ofrtro:"
+"""Offline session (``offline_access``), resource-owner password grant (26.7.3)."""
 
-SILENT_SCOPES: frozenset[str] = frozenset(
-    {"acr", "basic", "roles", "web-origins", "service_account"})
-"""Default scopes that may be requested but never appear in the ``scope`` claim."""
+__all__ = ["Grant", "access_token_claims", "at_hash", "audience", "id_token_claims",
+           "invalid_scopes", "refresh_token_claims", "token_scope"]
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What a token is issued for: who, to which client, when, with what scope."""
+    """What a token is issued for: who, to which client, when, with what requested scope."""
 
     realm: Realm
     """The realm."""
@@ -49,100 +54,97 @@ class Grant:
     now: int
     """Issue time, seconds since the epoch."""
     scope: str
-    """The ``scope`` claim (see :func:`token_scope`)."""
+    """The request's ``scope`` parameter (validated; the claim is :attr:`scope_claim`)."""
     client_address: str = "127.0.0.1"
     """Caller's IP, for ``clientHost``/``clientAddress`` of service accounts."""
     session_id: str | None = None
     """User session id (``sid``), for user grants only."""
 
+    @cached_property
+    def reached(self) -> ScopeSet:
+        """The client scopes this request reaches."""
+        return reached_scopes(self.realm, self.client, self.scope, self.user)
 
-def invalid_scopes(requested: str) -> list[str]:
-    """The requested scope values this realm's clients cannot have (Keycloak's check)."""
-    allowed = {"openid"} | set(DEFAULT_TOKEN_SCOPES) | OPTIONAL_SCOPES | SILENT_SCOPES
-    return [s for s in requested.split() if s not in allowed]
+    @property
+    def offline_requested(self) -> bool:
+        """A user grant asking for ``offline_access`` (a scope of the client)."""
+        return self.user.service_account_client is None and \
+            "offline_access" in self.scope.split() and \
+            "offline_access" in (*self.client.default_scopes, *self.client.optional_scopes)
+
+    @property
+    def offline(self) -> bool:
+        """An offline session: ``offline_access`` requested and permitted to the user."""
+        return self.offline_requested and "offline_access" in self.reached.names
+
+    @property
+    def scope_claim(self) -> str:
+        """The access token's ``scope`` claim (and the response's ``scope``)."""
+        return self.reached.scope_claim()
+
+    def mappers(self) -> list[ProtocolMapper]:
+        """The client's own mappers, then those of each reached scope."""
+        out = list(self.client.mappers)
+        for scope in self.reached.scopes:
+            out.extend(scope.mappers)
+        return out
+
+    def context(self) -> MapperContext:
+        """A fresh mapper context (roles filtered by the client's role scope)."""
+        notes: dict[str, str] = {}
+        if self.user.service_account_client is not None:
+            notes = {"clientHost": self.client_address, "clientAddress": self.client_address,
+                     "client_id": self.client.client_id}
+        return MapperContext(realm=self.realm, client=self.client, user=self.user,
+                             roles=token_roles(self.realm, self.user, self.reached), notes=notes)
 
 
 def token_scope(requested: str) -> str:
-    """The ``scope`` claim: ``openid`` if asked for, the defaults, then requested optionals."""
-    asked = requested.split()
-    parts = ["openid"] if "openid" in asked else []
-    parts += list(DEFAULT_TOKEN_SCOPES)
-    parts += [s for s in dict.fromkeys(asked) if s in OPTIONAL_SCOPES]
-    return " ".join(parts)
+    """The requested scope as a :class:`Grant` takes it (kept for callers of old)."""
+    return requested
 
 
-def audience(client: Client, resource_access: dict[str, Any]) -> str | list[str] | None:
-    """``aud``: Keycloak's audience-resolve mapper (every other client with a role in the
-    token) plus the client's own ``oidc-audience-mapper`` audiences.
-
-    One audience is a string, several a list, none leaves ``aud`` out.
-    """
-    aud = [c for c in resource_access if c != client.client_id]
-    aud += [a for a in client.added_audiences if a not in aud]
-    if not aud:
+def audience(values: list[str]) -> str | list[str] | None:
+    """``aud``: one audience is a string, several a list, none leaves ``aud`` out."""
+    if not values:
         return None
-    return aud[0] if len(aud) == 1 else aud
+    return values[0] if len(values) == 1 else list(values)
 
 
-def _roles(grant: Grant) -> tuple[dict[str, Any], dict[str, Any]]:
-    realm_roles, client_roles = grant.realm.effective_roles(grant.user)
-    realm_access = {"roles": realm_roles} if realm_roles else {}
-    resource_access = {c: {"roles": r} for c, r in client_roles.items()}
-    return realm_access, resource_access
-
-
-def _profile(user: User) -> dict[str, Any]:
-    out: dict[str, Any] = {"email_verified": user.email_verified}
-    full = " ".join(p for p in (user.first_name, user.last_name) if p)
-    if full:
-        out["name"] = full
-    out["preferred_username"] = user.username
-    if user.first_name:
-        out["given_name"] = user.first_name
-    if user.last_name:
-        out["family_name"] = user.last_name
-    if user.email:
-        out["email"] = user.email
-    return out
+def _access(grant: Grant, kind: str = "access") -> MapperContext:
+    ctx = grant.context()
+    apply_mappers(ctx, grant.mappers(), kind,
+                  lightweight=kind == "access" and grant.client.lightweight)
+    return ctx
 
 
 def access_token_claims(grant: Grant, *, lifetime: int, jti: str | None = None) -> dict[str, Any]:
-    """The access token's claims, in Keycloak 26's order."""
-    realm_access, resource_access = _roles(grant)
-    claims: dict[str, Any] = {
-        "exp": grant.now + lifetime,
-        "iat": grant.now,
-    }
-    prefix = JTI_PREFIX_SERVICE_ACCOUNT if grant.user.service_account_client else JTI_PREFIX_USER
-    claims["jti"] = jti or f"{prefix}{uuid.uuid4()}"
-    claims["iss"] = grant.issuer
-    aud = audience(grant.client, resource_access)
+    """The access token's claims, in Keycloak 26's order where it matters to readers."""
+    ctx = _access(grant)
+    prefix = (JTI_PREFIX_SERVICE_ACCOUNT if grant.user.service_account_client else
+              JTI_PREFIX_OFFLINE if grant.offline else JTI_PREFIX_USER)
+    claims: dict[str, Any] = {"exp": grant.now + lifetime, "iat": grant.now,
+                              "jti": jti or f"{prefix}{uuid.uuid4()}", "iss": grant.issuer}
+    aud = audience(ctx.audiences)
     if aud is not None:
         claims["aud"] = aud
-    claims["sub"] = grant.user.id
+    if "sub" in ctx.claims:
+        claims["sub"] = ctx.claims.pop("sub")
+    elif grant.user.service_account_client is not None:
+        claims["sub"] = grant.user.id  # client credentials: sub even without the basic scope
     claims["typ"] = "Bearer"
     claims["azp"] = grant.client.client_id
     if grant.session_id is not None:
         claims["sid"] = grant.session_id
-    claims["acr"] = "1"
-    if grant.client.web_origins:
-        claims["allowed-origins"] = list(grant.client.web_origins)
-    if realm_access:
-        claims["realm_access"] = realm_access
-    if resource_access:
-        claims["resource_access"] = resource_access
-    claims["scope"] = grant.scope
-    _, client_roles = grant.realm.effective_roles(grant.user)
-    claims.update(role_claim_values(grant.client.role_claims, client_roles))
-    if grant.user.service_account_client is not None:
-        claims["clientHost"] = grant.client_address
-        claims["email_verified"] = False
-        claims["preferred_username"] = grant.user.username
-        claims["clientAddress"] = grant.client_address
-        claims["client_id"] = grant.client.client_id
-    else:
-        claims.update(_profile(grant.user))
+    for name, value in ctx.claims.items():
+        claims.setdefault(name, value)
+    claims["scope"] = grant.scope_claim
     return claims
+
+
+def introspection_claims(grant: Grant) -> dict[str, Any]:
+    """The claims introspection adds from mappers with ``introspection.token.claim``."""
+    return _access(grant, "introspection").claims
 
 
 def at_hash(access_token: str) -> str:
@@ -152,33 +154,39 @@ def at_hash(access_token: str) -> str:
 
 
 def id_token_claims(grant: Grant, *, lifetime: int, access_token: str) -> dict[str, Any]:
-    """The ID token's claims (``typ`` ``ID``, ``aud`` the client), for user grants."""
+    """The ID token's claims (``typ`` ``ID``, ``aud`` the client and its ID-token audiences)."""
+    ctx = _access(grant, "id")
+    auds = [grant.client.client_id, *[a for a in ctx.audiences if a != grant.client.client_id]]
     claims: dict[str, Any] = {
         "exp": grant.now + lifetime, "iat": grant.now,
-        "jti": str(uuid.uuid4()), "iss": grant.issuer, "aud": grant.client.client_id,
+        "jti": str(uuid.uuid4()), "iss": grant.issuer, "aud": audience(auds),
         "sub": grant.user.id, "typ": "ID", "azp": grant.client.client_id,
     }
     if grant.session_id is not None:
         claims["sid"] = grant.session_id
     claims["at_hash"] = at_hash(access_token)
-    claims["acr"] = "1"
-    claims.update(_profile(grant.user))
+    for name, value in ctx.claims.items():
+        claims.setdefault(name, value)
     return claims
 
 
 def refresh_token_claims(grant: Grant, *, lifetime: int) -> dict[str, Any]:
     """The refresh token's claims (``typ`` ``Refresh``, ``aud`` the issuer, ``aud_x`` the
     access token's audiences, ``prov`` ``default``, as Keycloak 26.7.3 writes them)."""
-    scope_words: Sequence[str] = [*grant.scope.split(), "basic", "roles", "web-origins", "acr"]
+    access = _access(grant)
     claims: dict[str, Any] = {
         "exp": grant.now + lifetime, "iat": grant.now, "jti": str(uuid.uuid4()),
-        "iss": grant.issuer, "aud": grant.issuer, "sub": grant.user.id, "typ": "Refresh",
-        "azp": grant.client.client_id,
+        "iss": grant.issuer, "aud": grant.issuer, "sub": grant.user.id,
+        "typ": "Offline" if grant.offline else "Refresh", "azp": grant.client.client_id,
     }
+    if "sub" not in access.claims:
+        del claims["sub"]  # like the access token's, from the basic scope's sub mapper
+    if grant.offline:
+        del claims["exp"]  # offline tokens have no expiry of their own (26.7.3)
     if grant.session_id is not None:
         claims["sid"] = grant.session_id
-    claims["scope"] = " ".join(scope_words)
-    aud = audience(grant.client, _roles(grant)[1])
+    claims["scope"] = grant.reached.refresh_scope_claim()
+    aud = audience(access.audiences)
     if aud is not None:
         claims["aud_x"] = aud  # the access token's audiences (Keycloak 26.7)
     claims["prov"] = "default"

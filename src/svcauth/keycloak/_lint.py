@@ -20,17 +20,18 @@ client-scopes-dropped               error     a ``clientScopes`` array drops bui
 wildcard-redirect                   error     a redirect URI with ``*``
 password-grant                      warning   a non-service client with direct access grants
 service-account-scope-missing       warning   ``defaultClientScopes`` without service_account
+devidp-unsupported (``--devidp``)   warning   something the embedded dev IdP does not emulate
 ==================================  ========  =============================================
 
 The audience rule, and why it is sound for what the file can show. A receiver X appears in a
 token's ``aud`` by two routes only: (a) the caller's service account holds a client role of X
 and the ``roles`` client scope (home of Keycloak's "audience resolve" mapper) reaches the
 token, or (b) the caller has an ``oidc-audience-mapper`` naming X whose ``access.token.claim``
-is not ``"false"``. A client C is a *caller* of X when the file links them: C's service
-account holds a role of X, or C carries an audience mapper naming X. For every such pair the
-linter checks that route (a) or (b) is effective: route (a) fails when C gives
-``defaultClientScopes`` without ``roles`` (or the realm's ``clientScopes`` array drops
-``roles``); route (b) fails when the mapper's ``access.token.claim`` is ``"false"``. A caller
+is ``"true"`` (absent adds nothing on 26.7.3). A client C is a *caller* of X when the file
+links them: C's service account holds a role of X, or C carries an audience mapper naming X.
+For every such pair the linter checks that route (a) or (b) is effective: route (a) fails
+when C gives ``defaultClientScopes`` without ``roles`` (or the realm's ``clientScopes`` array drops
+``roles``); route (b) fails when the mapper's ``access.token.claim`` is not ``"true"``. A caller
 known only outside the file (a receiver's ``allowed_clients``) holds none of X's roles and has no
 mapper, so its tokens never carry X: the file cannot show that link, so it is not reported
 here; ``svcauth doctor`` checks it live.
@@ -75,22 +76,23 @@ class Finding:
 
 
 def _flows(client: RealmClient) -> Iterator[Finding]:
-    rep = client.rep
+    model = client.model  # flags as Keycloak reads them (standardFlowEnabled absent: on)
     if client.service_account:
-        for flag, rule, what in (
-            ("standardFlowEnabled", "service-account-standard-flow", "the browser (standard) flow"),
-            ("implicitFlowEnabled", "service-account-implicit-flow", "the implicit flow"),
-            ("directAccessGrantsEnabled", "service-account-direct-grants",
+        for on, flag, rule, what in (
+            (model.standard_flow, "standardFlowEnabled", "service-account-standard-flow",
+             "the browser (standard) flow"),
+            (model.implicit_flow, "implicitFlowEnabled", "service-account-implicit-flow",
+             "the implicit flow"),
+            (model.direct_access, "directAccessGrantsEnabled", "service-account-direct-grants",
              "direct access (password) grants"),
         ):
-            # standardFlowEnabled defaults to true in Keycloak: absent counts as on.
-            if rep.get(flag, flag == "standardFlowEnabled") is True:
+            if on:
                 yield Finding(client.client_id, flag, rule, ERROR,
                               f"expected false for a service-account client, found {what} on")
         if client.public:
             yield Finding(client.client_id, "publicClient", "public-service-account", ERROR,
                           "expected a confidential client for a service account, found a public one")
-    elif rep.get("directAccessGrantsEnabled") is True:
+    elif model.direct_access:
         yield Finding(client.client_id, "directAccessGrantsEnabled", "password-grant", WARNING,
                       "direct access (password) grants are on: keep them for demos only")
 
@@ -169,8 +171,9 @@ def _audience(realm: RealmFile, realm_scopes: frozenset[str] | None) -> Iterator
                 continue
             by_mapper[target] = by_mapper.get(target, False) or mapper.audience_client == target
         scopes = client.default_client_scopes
-        roles_scope = ((scopes is None or "roles" in scopes)
-                       and (realm_scopes is None or "roles" in realm_scopes))
+        # The shared model applies Keycloak's import rules (realm clientScopes, realm and
+        # per-client defaults): the roles scope reaches the token when it is a default scope.
+        roles_scope = "roles" in client.model.default_scopes
         for receiver in sorted((by_role | set(by_mapper)) - {client.client_id}):
             if by_mapper.get(receiver) or (receiver in by_role and roles_scope):
                 continue
@@ -189,11 +192,17 @@ def _redirects(client: RealmClient) -> Iterator[Finding]:
                           f"expected an exact redirect URI, found the wildcard {uri!r}")
 
 
-def _service_scope(client: RealmClient) -> Iterator[Finding]:
-    scopes = client.default_client_scopes
-    if client.service_account and scopes is not None and "service_account" not in scopes:
+def _service_scope(realm: RealmFile, client: RealmClient) -> Iterator[Finding]:
+    # The model applies Keycloak's import: without defaultClientScopes, a client gets
+    # service_account only when Keycloak creates its service-account user (the file lists none).
+    if "service_account" not in realm.model.client_scopes:
+        return  # the realm has no such scope at all: client-scopes-dropped says so
+    if client.service_account and "service_account" not in client.model.default_scopes:
+        why = ("found it absent" if client.default_client_scopes is not None else
+               "found none: the file lists the service-account user and no "
+               "defaultClientScopes, so Keycloak's import adds no service_account scope")
         yield Finding(client.client_id, "defaultClientScopes", "service-account-scope-missing",
-                      WARNING, "expected 'service_account' (the client_id claim), found it absent")
+                      WARNING, f"expected 'service_account' (the client_id claim), {why}")
 
 
 def lint_realm(realm: RealmFile) -> list[Finding]:
@@ -205,8 +214,21 @@ def lint_realm(realm: RealmFile) -> list[Finding]:
         findings.extend(_flows(client))
         findings.extend(_lifespan(realm, client))
         findings.extend(_redirects(client))
-        findings.extend(_service_scope(client))
+        findings.extend(_service_scope(realm, client))
     return sorted(findings)
+
+
+DEVIDP_RULE = "devidp-unsupported"
+"""Rule id of ``lint --devidp`` findings: something the dev IdP does not emulate."""
+
+
+def devidp_findings(realm: RealmFile) -> list[Finding]:
+    """One warning per thing in ``realm`` the dev IdP does not emulate (the same items it
+    logs at start-up; placeholders are judged by ``literal-secret`` instead)."""
+    from ..devidp._coverage import unsupported  # the dev IdP owns what it emulates
+
+    return [Finding(n.subject, n.field, DEVIDP_RULE, WARNING, n.message)
+            for n in unsupported(realm.model)]
 
 
 def has_errors(findings: list[Finding]) -> bool:

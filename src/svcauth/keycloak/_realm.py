@@ -1,104 +1,73 @@
-"""A Keycloak realm-import file as typed, read-only data (the input of lint and apply).
+"""A Keycloak realm-import file as lint and apply see it: the shared model plus the raw text.
+
+The typed facts (flags with Keycloak's defaults and Jackson's coercions, client scopes, mappers,
+service accounts) come from :mod:`svcauth.realm`, the same model the dev IdP issues tokens
+from, so lint, apply and the dev IdP cannot read one file two ways. ``rep``/``raw`` keep the
+document as written for what lint judges textually (literal secrets) and what apply sends.
 
 ``load_realm_file(path)`` keeps ``${PLACEHOLDERS}`` as written (what the linter wants: a
-literal secret is a finding); ``load_realm_file(path, env)`` resolves them from ``env``
-(what apply sends to Keycloak). Placeholders follow Keycloak's import syntax: ``${NAME}`` or
-``${NAME:default}``. An unresolvable placeholder raises ``ConfigurationError`` naming the
-placeholder and where it sits, never a value.
-
-Only the parts lint and apply need get a typed view (:class:`RealmClient`,
-:class:`ServiceAccount`, :class:`ProtocolMapper`, client roles); ``raw`` keeps the rest.
+literal secret is a finding); ``load_realm_file(path, env)`` replaces them from ``env`` as
+Keycloak's import does (what apply sends). Apply refuses a secret whose placeholder has no
+value (Keycloak would store the text ``${NAME}`` as the secret).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigurationError
-from .._placeholders import resolve_placeholders
+from ..realm import Client, ProtocolMapper, Realm, read_realm_json, require_secrets
+from ..realm import realm_from_dict as _model_from_dict
 
 DEFAULT_ACCESS_TOKEN_LIFESPAN = 300
 """Keycloak's realm default ``accessTokenLifespan`` in seconds, when the file sets none."""
 
-
-def _flag(rep: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = rep.get(name, default)
-    return value if isinstance(value, bool) else default
-
-
-@dataclass(frozen=True)
-class ProtocolMapper:
-    """One ``protocolMappers[]`` entry of a client."""
-
-    name: str
-    """The mapper's name (unique per client)."""
-    mapper_type: str
-    """``protocolMapper``, e.g. ``oidc-audience-mapper``."""
-    config: Mapping[str, str]
-    """Its ``config`` (all values strings, as Keycloak stores them)."""
-
-    @property
-    def audience_client(self) -> str | None:
-        """For an audience mapper that reaches access tokens: the client it adds to ``aud``."""
-        if self.mapper_type != "oidc-audience-mapper":
-            return None
-        # Keycloak treats a missing access.token.claim as "true" (backwards compatibility).
-        if str(self.config.get("access.token.claim", "true")).lower() != "true":
-            return None
-        return self.config.get("included.client.audience") or None
+__all__ = ["DEFAULT_ACCESS_TOKEN_LIFESPAN", "ProtocolMapper", "RealmClient", "RealmFile",
+           "ServiceAccount", "load_realm_file", "realm_from_dict"]
 
 
 @dataclass(frozen=True)
 class RealmClient:
-    """One ``clients[]`` entry, with Keycloak's defaults for the flags that are absent."""
+    """One ``clients[]`` entry: the shared model's client and the representation as written."""
 
     client_id: str
     """``clientId``."""
     rep: Mapping[str, Any] = field(repr=False)
     """The whole representation as written (placeholders kept or resolved)."""
+    model: Client = field(repr=False)
+    """The client as Keycloak holds it after the import."""
 
     @property
     def public(self) -> bool:
         """``publicClient`` (default false)."""
-        return _flag(self.rep, "publicClient", False)
+        return self.model.public
 
     @property
     def service_account(self) -> bool:
         """``serviceAccountsEnabled`` (default false)."""
-        return _flag(self.rep, "serviceAccountsEnabled", False)
+        return self.model.service_accounts
 
     @property
-    def attributes(self) -> Mapping[str, Any]:
-        """``attributes`` (default empty)."""
-        value = self.rep.get("attributes")
-        return value if isinstance(value, Mapping) else {}
+    def attributes(self) -> Mapping[str, str]:
+        """``attributes`` as strings (default empty)."""
+        return self.model.attributes
 
     @property
     def default_client_scopes(self) -> tuple[str, ...] | None:
         """``defaultClientScopes`` when the file gives them, else None (Keycloak picks)."""
-        value = self.rep.get("defaultClientScopes")
-        return tuple(str(v) for v in value) if isinstance(value, list) else None
+        return self.model.given_default_scopes
 
     @property
     def protocol_mappers(self) -> tuple[ProtocolMapper, ...]:
         """``protocolMappers`` (default none)."""
-        value = self.rep.get("protocolMappers")
-        if not isinstance(value, list):
-            return ()
-        return tuple(ProtocolMapper(name=str(m.get("name", "")),
-                                    mapper_type=str(m.get("protocolMapper", "")),
-                                    config=dict(m.get("config") or {}))
-                     for m in value if isinstance(m, Mapping))
+        return self.model.mappers
 
     @property
     def redirect_uris(self) -> tuple[str, ...]:
         """``redirectUris`` (default none)."""
-        value = self.rep.get("redirectUris")
-        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+        return self.model.redirect_uris
 
 
 @dataclass(frozen=True)
@@ -115,7 +84,7 @@ class ServiceAccount:
 
 @dataclass(frozen=True)
 class RealmFile:
-    """A realm-import file: the realm's name and the typed parts lint and apply use."""
+    """A realm-import file: the shared model and the document it came from."""
 
     name: str
     """``realm``."""
@@ -126,13 +95,14 @@ class RealmFile:
     client_roles: Mapping[str, Mapping[str, str | None]]
     """``roles.client``: client id -> role name -> description (None when absent)."""
     service_accounts: Mapping[str, ServiceAccount]
-    """Service-account users by client id."""
+    """Service-account users the file lists, by client id."""
+    model: Realm = field(repr=False)
+    """The realm as Keycloak holds it after the import (what the dev IdP serves)."""
 
     @property
     def access_token_lifespan(self) -> int:
         """``accessTokenLifespan`` in seconds (Keycloak's 300 when absent)."""
-        value = self.raw.get("accessTokenLifespan")
-        return value if isinstance(value, int) else DEFAULT_ACCESS_TOKEN_LIFESPAN
+        return self.model.access_token_lifespan
 
     def client(self, client_id: str) -> RealmClient | None:
         """The client named ``client_id``, or None."""
@@ -163,25 +133,19 @@ def _service_accounts(raw: Mapping[str, Any]) -> dict[str, ServiceAccount]:
 
 
 def realm_from_dict(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> RealmFile:
-    """A :class:`RealmFile` from a parsed document; ``env`` given: placeholders resolved."""
+    """A :class:`RealmFile` from a parsed document; ``env`` given: placeholders resolved
+    (and a secret whose placeholder has no value refused, ``config_missing``)."""
+    model = _model_from_dict(raw, env)
     if env is not None:
-        raw = resolve_placeholders(raw, env)
-    name = raw.get("realm")
-    if not isinstance(name, str) or not name:
-        raise ConfigurationError("realm file: expected a top-level \"realm\" name, found none")
-    clients = tuple(RealmClient(client_id=str(c["clientId"]), rep=c)
-                    for c in raw.get("clients") or () if isinstance(c, Mapping) and c.get("clientId"))
-    return RealmFile(name=name, raw=raw, clients=clients, client_roles=_roles(raw),
-                     service_accounts=_service_accounts(raw))
+        require_secrets(model)
+    doc = model.raw
+    clients = tuple(RealmClient(client_id=str(c["clientId"]), rep=c,
+                                model=model.clients[str(c["clientId"])])
+                    for c in doc.get("clients") or () if isinstance(c, Mapping) and c.get("clientId"))
+    return RealmFile(name=model.name, raw=doc, clients=clients, client_roles=_roles(doc),
+                     service_accounts=_service_accounts(doc), model=model)
 
 
 def load_realm_file(path: str | Path, env: Mapping[str, str] | None = None) -> RealmFile:
     """Read a realm-import JSON file; with ``env``, resolve its placeholders from it."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"realm file {path}: expected readable JSON "
-                                 f"({type(exc).__name__})") from exc
-    if not isinstance(raw, dict):
-        raise ConfigurationError(f"realm file {path}: expected a JSON object")
-    return realm_from_dict(raw, env)
+    return realm_from_dict(read_realm_json(path), env)

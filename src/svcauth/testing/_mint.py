@@ -220,12 +220,13 @@ class TokenFactory:
 def _realm(realm: Realm | str | Path | None, env: Mapping[str, str] | None) -> Realm:
     from ..devidp import Realm, load_realm
     from ..devidp._realm import realm_from_dict
+    from ..realm import require_secrets
 
     if isinstance(realm, Realm):
         return realm
     if realm is None:
         return realm_from_dict({"realm": "test"}, {})
-    return load_realm(realm, env or {})
+    return require_secrets(load_realm(realm, env or {}))  # a test kit refuses a missing secret
 
 
 class LocalProvider(TokenFactory):

@@ -111,9 +111,10 @@ def svcauth_realm(svcauth_realm_file: Path | None, svcauth_env: dict[str, str]) 
     if svcauth_realm_file is None:
         return None
     from ..devidp import load_realm
+    from ..realm import require_secrets
 
-    with _configuration():
-        return load_realm(svcauth_realm_file, svcauth_env)
+    with _configuration():  # a test kit refuses a secret whose placeholder has no value
+        return require_secrets(load_realm(svcauth_realm_file, svcauth_env))
 
 
 @pytest.fixture(scope="session")
