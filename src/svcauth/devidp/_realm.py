@@ -55,6 +55,10 @@ class Client:
     """Public keys from ``jwks.string`` (when ``use.jwks.string`` is true)."""
     added_audiences: tuple[str, ...] = ()
     """Audiences its ``oidc-audience-mapper`` protocol mappers put in access tokens."""
+    standard_flow: bool = True
+    """``standardFlowEnabled``: may use the browser's authorization-code flow."""
+    redirect_uris: tuple[str, ...] = ()
+    """``redirectUris``: valid redirect URIs (exact, or a prefix ending in ``*``)."""
 
     def token_lifespan(self, realm_default: int) -> int:
         """Access-token lifetime: the ``access.token.lifespan`` attribute or the realm's."""
@@ -111,6 +115,10 @@ class Realm:
     """Composite roles and what they contain."""
     sso_session_idle: int = 1800
     """``ssoSessionIdleTimeout``: the refresh token lifetime of the password grant."""
+    browser: Mapping[str, int] = field(default_factory=dict)
+    """Browser-flow settings from the file, as Keycloak names them (``accessCodeLifespan``,
+    ``ssoSessionMaxLifespan``, ``revokeRefreshToken`` as 0/1, ``refreshTokenMaxReuse``);
+    absent keys take Keycloak's defaults (see ``_sessions.BrowserSettings``)."""
 
     def service_account_user(self, client_id: str) -> User | None:
         """The service-account user of ``client_id``, if the realm has one."""
@@ -143,6 +151,10 @@ def _flag(rep: Mapping[str, Any], name: str, default: bool) -> bool:
     value = rep.get(name, default)
     return value if isinstance(value, bool) else str(value).lower() == "true"
 
+
+BROWSER_KEYS = ("accessCodeLifespan", "accessCodeLifespanLogin", "ssoSessionMaxLifespan",
+                "revokeRefreshToken", "refreshTokenMaxReuse")
+"""Realm keys the browser flow reads (``revokeRefreshToken`` is a JSON boolean: 0/1)."""
 
 AUDIENCE_MAPPER = "oidc-audience-mapper"
 """Keycloak's hard-coded audience mapper (``included.client.audience`` or ``.custom.``)."""
@@ -193,6 +205,8 @@ def _client(rep: Mapping[str, Any]) -> Client:
         attributes=attrs,
         jwks=jwks,
         added_audiences=_added_audiences(rep),
+        standard_flow=_flag(rep, "standardFlowEnabled", True),
+        redirect_uris=tuple(str(u) for u in rep.get("redirectUris") or ()),
     )
 
 
@@ -262,6 +276,7 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str]) -> Realm:
         users=users,
         composites=_composites(name, resolved.get("roles") or {}),
         sso_session_idle=int(resolved.get("ssoSessionIdleTimeout") or 1800),
+        browser={k: int(resolved[k]) for k in BROWSER_KEYS if resolved.get(k) is not None},
     )
 
 
