@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench bench-load soak fuzz clean venv
+.PHONY: demo test lint bench bench-load soak fuzz clean venv up up-otel up-otel-keycloak
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mockmart demo
 
+# MockMart until Ctrl-C; -otel adds Zipkin (the tracing UI) and sends every span there.
+up: $(STAMP)
+	$(VENV)/bin/mockmart up
+up-otel: $(STAMP)
+	$(VENV)/bin/mockmart up --otel
+up-otel-keycloak: $(STAMP)
+	$(VENV)/bin/mockmart up --otel --idp keycloak
+
 test: $(STAMP)
+	@scripts/apt-ensure chromium:chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -32,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/verify.py
 	$(PY) bench/caller.py
 	$(PY) bench/telemetry.py
+	$(PY) bench/integration_aiohttp.py
 
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)

@@ -12,4 +12,6 @@ def anyio_backend() -> str:
 
 # The real-Keycloak session fixtures (`keycloak`, `keycloak_auth`, `keycloak_env`) are
 # visible to every test directory, so one Keycloak serves the whole session.
-pytest_plugins = ["keycloak_fixtures"]
+# The tracing backend (`otlp_relay`, `zipkin`) likewise; pytester runs the svcauth pytest
+# plugin in throw-away projects (tests/testing).
+pytest_plugins = ["keycloak_fixtures", "tracing_fixtures", "pytester"]

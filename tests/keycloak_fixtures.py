@@ -11,12 +11,13 @@ tests skip, except with ``CI=true``, where they fail. A Keycloak that is there b
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from keycloak_support import ENV_FILE, REALM_FILE
+from service_support import progress, unavailable
 from svcauth._envfile import load_env_file
 from svcauth._errors import SvcAuthError
 from svcauth.keycloak import (
@@ -28,33 +29,17 @@ from svcauth.keycloak import (
 from svcauth.keycloak._dist import UNAVAILABLE
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def _progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
-    """Print download and start-up progress past pytest's output capture (a cold start takes
-    about a minute; a silent minute looks like a hang)."""
-    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-
-    def say(message: str) -> None:
-        with capture.global_and_fixture_disabled():
-            sys.stderr.write(f"\n[keycloak] {message}")
-            sys.stderr.flush()
-
-    return say
-
-
-def _start(auth_path: str, pytestconfig: pytest.Config) -> LocalKeycloak:
+def _start(auth_path: str, pytestconfig: pytest.Config, tracing_endpoint: str = "") -> LocalKeycloak:
     config = KeycloakConfig(
         version=os.environ.get("SVCAUTH_KEYCLOAK_VERSION", DEFAULT_VERSION),
-        auth_path=auth_path, realm_files=(REALM_FILE,), env_file=ENV_FILE)
-    server = LocalKeycloak(config, progress=_progress(pytestconfig))
+        auth_path=auth_path, realm_files=(REALM_FILE,), env_file=ENV_FILE,
+        tracing_endpoint=tracing_endpoint)
+    server = LocalKeycloak(config, progress=progress(pytestconfig, "keycloak"))
     try:
         server.start()
     except SvcAuthError as exc:
-        if exc.code == UNAVAILABLE and not _in_ci():
-            pytest.skip(f"Keycloak unavailable here: {exc.message}")
+        if exc.code == UNAVAILABLE:
+            unavailable("Keycloak", exc.message)
         pytest.fail(f"Keycloak [{exc.code}]: {exc.message}", pytrace=False)
     return server
 
@@ -66,10 +51,13 @@ def keycloak_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def keycloak(pytestconfig: pytest.Config) -> Iterator[KeycloakEndpoints]:
+def keycloak(pytestconfig: pytest.Config, otlp_relay: Any) -> Iterator[KeycloakEndpoints]:
     """A real Keycloak with the techstore realm imported: base_url, issuer, token_endpoint,
-    admin_username/admin_password and the other URLs of :class:`KeycloakEndpoints`."""
-    server = _start("", pytestconfig)
+    admin_username/admin_password and the other URLs of :class:`KeycloakEndpoints`.
+
+    Its own traces go to the session's OTLP relay (kept there until a test attaches Zipkin),
+    so the tracing tests find Keycloak's spans without a Keycloak of their own."""
+    server = _start("", pytestconfig, tracing_endpoint=otlp_relay.endpoint)
     try:
         yield server.endpoints
     finally:

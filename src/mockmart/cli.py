@@ -3,7 +3,7 @@
 ::
 
     mockmart up    [--idp dev|keycloak] [--host 127.0.0.1] [--idp-port 8080] [--shop-port 8081]
-                   [--notification-port 8082] [--smtp-port 2525]
+                   [--notification-port 8082] [--smtp-port 2525] [--otel [--zipkin-port 9411]]
     mockmart demo  [--idp dev|keycloak] [--json]
     mockmart job cart-reminders [--every SECONDS] [--runs N]
 
@@ -75,6 +75,9 @@ def _serve(args: argparse.Namespace) -> int:
         from .shop_api.app import create_app as shop_app
 
         app = shop_app(config, dispatcher=not args.no_dispatcher)
+    from .metrics import install_metrics
+
+    install_metrics(app)
     sock = _listening(args)
     if args.exit_with_parent:
         _exit_with_parent()
@@ -158,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--notification-port", type=int, default=8082)
     up.add_argument("--smtp-port", type=int, default=2525)
     up.add_argument("--run-dir", default="var/up", help="databases, logs and mail (var/up)")
+    up.add_argument("--otel", action="store_true",
+                    help="also start Zipkin (the tracing UI) and send every span there")
+    up.add_argument("--zipkin-port", type=int, default=9411, help="Zipkin's port with --otel")
 
     demo = sub.add_parser("demo", help="run the whole story on free ports and check it")
     demo.add_argument("--idp", choices=("dev", "keycloak"), default="dev")

@@ -41,11 +41,12 @@ class KeycloakIdP:
     mint tokens: the demo counts token requests at the callers instead."""
 
     def __init__(self, realm_file: Path, env: Mapping[str, str], port: int,
-                 progress: Progress) -> None:
+                 progress: Progress, tracing_endpoint: str = "") -> None:
         from svcauth.keycloak import KeycloakConfig, LocalKeycloak
 
         self._kc = LocalKeycloak(KeycloakConfig(port=port, realm_files=(realm_file,),
-                                                env=dict(env)), progress=progress)
+                                                env=dict(env), tracing_endpoint=tracing_endpoint),
+                                 progress=progress)
         self.realm_name = "techstore"
         """The realm (the realm file's)."""
         self._started = False
@@ -123,6 +124,9 @@ class StackOptions:
     """Remove databases, mail and logs a previous run left in ``run_dir`` first."""
     idp: str = "dev"
     """``dev`` (the embedded DevIdP, in this process) or ``keycloak`` (a real local one)."""
+    otlp_endpoint: str = ""
+    """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
+    (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
 
 
 class Stack:
@@ -135,7 +139,8 @@ class Stack:
         self.idp: Any
         """The identity provider: a ``DevIdP`` or a :class:`KeycloakIdP`."""
         if options.idp == "keycloak":
-            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress)
+            self.idp = KeycloakIdP(options.realm_file, options.env, options.idp_port, progress,
+                                   tracing_endpoint=options.otlp_endpoint)
         else:
             self.idp = DevIdP(options.realm_file, env=dict(options.env), port=options.idp_port)
         self.smtp: ServiceProcess | None = None
@@ -173,6 +178,8 @@ class Stack:
             env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
+        if self.options.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.options.otlp_endpoint
         return env
 
     @property

@@ -124,7 +124,9 @@ def _otlp_processor(endpoint: str) -> Any:
                     "pip install opentelemetry-exporter-otlp-proto-http (spans are not sent)",
                     endpoint)
         return None
-    return BatchSpanProcessor(OTLPSpanExporter())
+    # One second between batches: a trace shows up in the UI while the person still looks.
+    return BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces"),
+                              schedule_delay_millis=1000)
 
 
 def setup_tracing(service: str, env: Mapping[str, str] | None = None) -> Any:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .config import client_secret_variable
 from .stack import Stack, StackOptions
+from .trace_backend import TraceBackend
+from .tracing import setup_tracing
 
 __all__ = ["run_up", "try_it"]
 
@@ -50,6 +52,17 @@ def try_it(stack: Stack) -> str:
     ])
 
 
+def tracing_note(backend: TraceBackend) -> str:
+    """Where to look at the traces."""
+    return "\n".join([
+        "",
+        f"Tracing UI (Zipkin): {backend.ui_url}",
+        "  check out as above, then 'Run query' in the UI: the checkout's trace shows shop-api's",
+        "  token POST, the notification call and notification-service's JWKS GET, with the",
+        "  identity provider's own spans inside (Keycloak's too, with --idp keycloak).",
+    ])
+
+
 def run_up(args: argparse.Namespace) -> int:
     """Start everything, wait for Ctrl-C or SIGTERM, stop everything."""
     if args.host not in ("127.0.0.1", "localhost"):
@@ -59,16 +72,25 @@ def run_up(args: argparse.Namespace) -> int:
     def progress(part: str) -> None:
         print(f"starting MockMart: {part} ...", file=sys.stderr, flush=True)
 
+    backend = TraceBackend(zipkin_port=args.zipkin_port, progress=progress) if args.otel else None
     stack = Stack(StackOptions(
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
-        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp),
+        notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
+        otlp_endpoint=backend.otlp_endpoint if backend is not None else ""),
         progress=progress)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     try:
+        if backend is not None:
+            progress("Zipkin, the tracing UI (fetched once; about 15 s)")
+            backend.start()
+            if args.idp == "dev":  # the embedded provider runs here: its spans leave from here
+                setup_tracing("devidp", {"OTEL_EXPORTER_OTLP_ENDPOINT": backend.otlp_endpoint})
         stack.start(progress)
         print(try_it(stack), flush=True)
+        if backend is not None:
+            print(tracing_note(backend), flush=True)
         while not stop.wait(0.5):
             for proc in [stack.smtp, stack.notification, *stack.shops]:
                 if proc is not None and not proc.running():
@@ -83,4 +105,6 @@ def run_up(args: argparse.Namespace) -> int:
     finally:
         print("stopping MockMart ...", file=sys.stderr)
         stack.stop()
+        if backend is not None:
+            backend.stop()
     return 0

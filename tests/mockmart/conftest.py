@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from service_support import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "postgres"
 NEEDS_IDP_STOPPED = frozenset({
@@ -34,9 +36,7 @@ IDPS = ["dev", pytest.param("keycloak", marks=pytest.mark.keycloak)]
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"PostgreSQL is required in CI: {reason}")
-    pytest.skip(f"PostgreSQL not available: {reason}")
+    unavailable("PostgreSQL", reason)
 
 
 @pytest.fixture(scope="session")

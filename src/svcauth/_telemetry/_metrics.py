@@ -14,6 +14,8 @@ instrument                                  unit  attributes
 ``svcauth.receiver.verify_cache.hit_ratio`` 1     none
 ``svcauth.receiver.jwks.fetches``           1     ``server.address``, ``svcauth.outcome``
                                                   (ok, failure)
+``svcauth.receiver.refusals``               1     ``error.type`` (the refusal's code),
+                                                  ``http.response.status_code``
 =========================================== ===== ===========================================
 """
 
@@ -58,6 +60,11 @@ def _verifications(options: Any) -> Iterable[Any]:
         yield _observation(count, attributes)
 
 
+def _refusals(options: Any) -> Iterable[Any]:
+    for (code, status), count in list(_tally.refusals.items()):
+        yield _observation(count, {"error.type": code, "http.response.status_code": status})
+
+
 def _hit_ratio(options: Any) -> Iterable[Any]:
     hits, misses = _tally.caches.totals()
     if hits + misses:
@@ -77,6 +84,9 @@ class Instruments:
         meter.create_observable_counter(
             "svcauth.receiver.verifications", [_verifications], unit="1",
             description="token verifications by outcome and error code")
+        meter.create_observable_counter(
+            "svcauth.receiver.refusals", [_refusals], unit="1",
+            description="requests a Guard refused, by code and HTTP status")
         meter.create_observable_gauge(
             "svcauth.receiver.verify_cache.hit_ratio", [_hit_ratio], unit="1",
             description="verified-token cache hits / lookups")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from . import _tally
 from ._metrics import instruments
-from ._state import NO_SPAN, STATE, error_code, mark_error, start_span
+from ._state import NO_SPAN, STATE, error_code, mark_error, start_server_span, start_span
 
 _T = TypeVar("_T")
 
@@ -184,3 +184,32 @@ def verification() -> Iterator[VerifyRecord]:
 
 __all__ = ["FETCH_REASON", "NO_SPAN", "acounted", "counted", "jwks_fetch", "token_fetch",
            "verification"]
+
+
+class ServedRecord:
+    """Filled in by the embedded identity provider's HTTP shell for one request."""
+
+    __slots__ = ("client_id", "error", "status")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.error: str | None = None
+        self.client_id: str | None = None
+
+
+@contextmanager
+def provider_request(method: str, route: str, headers: Any) -> Iterator[ServedRecord]:
+    """A SERVER span for one request to the embedded identity provider, named as Keycloak's
+    own (``POST /realms/{realm}/protocol/openid-connect/token``) and continuing the caller's
+    trace; it carries the status, the OAuth error code and the client id, nothing else."""
+    record = ServedRecord()
+    with start_server_span(f"{method} {route}", {"http.request.method": method,
+                                                 "http.route": route}, headers) as span:
+        yield record
+        if span is NO_SPAN:
+            return
+        span.set_attribute("http.response.status_code", record.status)
+        if record.client_id:
+            span.set_attribute("svcauth.client_id", record.client_id)
+        if record.error:
+            mark_error(span, record.error)

@@ -110,6 +110,19 @@ def start_span(name: str, attributes: dict[str, Any], *, client: bool = True) ->
                                           set_status_on_exception=False)
 
 
+def start_server_span(name: str, attributes: dict[str, Any], headers: Any) -> Any:
+    """A current SERVER span continuing the W3C context in ``headers`` (a mapping of
+    lower-case names), or :data:`NO_SPAN` when telemetry is off."""
+    if not tracing():
+        return NO_SPAN
+    from opentelemetry import propagate
+
+    return tracer().start_as_current_span(name, context=propagate.extract(dict(headers)),
+                                          kind=SpanKind.SERVER, attributes=attributes,
+                                          record_exception=False,
+                                          set_status_on_exception=False)
+
+
 def mark_error(span: Any, code: str) -> None:
     """Set ``error.type`` and an ERROR status carrying only the stable ``code``."""
     span.set_attribute("error.type", code)

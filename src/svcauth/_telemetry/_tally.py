@@ -60,6 +60,9 @@ def client_tallies() -> list[ClientTally]:
 verifications: Counter[tuple[str, str]] = Counter()
 """Uncached verifications by (outcome, error code); cache hits are read from the caches."""
 
+refusals: Counter[tuple[str, int]] = Counter()
+"""Requests a ``Guard`` refused, by (error code, HTTP status)."""
+
 
 class CacheRegistry:
     """Hits and misses of every verified-token cache, monotonic across garbage collection.

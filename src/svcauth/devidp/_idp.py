@@ -17,7 +17,7 @@ from ._keys import KeyRing
 from ._realm import Realm, load_realm
 from ._server import Router, _Server, serve
 from ._stats import ENDPOINTS, Fault, Faults, Stats
-from ._tokens import token_scope
+from ._tokens import access_token_claims, token_scope
 
 log = logging.getLogger("svcauth.devidp")
 
@@ -234,24 +234,60 @@ class DevIdP:
     # -- minting -----------------------------------------------------------------------
     def mint_token(self, client_id: str, *, lifetime: int | None = None,
                    now: float | None = None, extra_claims: Mapping[str, Any] | None = None,
-                   kid: str | None = None, client_address: str = "127.0.0.1") -> str:
-        """Sign a service-account access token exactly as the token endpoint would.
+                   kid: str | None = None, client_address: str = "127.0.0.1",
+                   user: str | None = None) -> str:
+        """Sign an access token exactly as the token endpoint would.
 
         For tests and demos: ``now`` in the past or a small ``lifetime`` gives an expired
         token, ``extra_claims`` overrides claims, ``kid`` picks a published signing key.
-        Raises ``ConfigurationError`` for a client without a service account.
+        Without ``user`` it is ``client_id``'s service-account token (client credentials);
+        with ``user`` (a username) the token of that user signed in at ``client_id``.
+        Raises ``ConfigurationError`` for an unknown client or user, or a client without a
+        service account. :func:`svcauth.testing` builds on :meth:`token_claims` and
+        :meth:`sign_claims` to remove claims too.
         """
+        claims = self.token_claims(client_id, lifetime=lifetime, now=now,
+                                   client_address=client_address, user=user)
+        claims.update(extra_claims or {})
+        return self.sign_claims(claims, kid=kid)
+
+    def token_claims(self, client_id: str, *, lifetime: int | None = None,
+                     now: float | None = None, client_address: str = "127.0.0.1",
+                     user: str | None = None) -> dict[str, Any]:
+        """The claims :meth:`mint_token` would sign (a new ``jti`` each call), unsigned."""
         client = self.realm.clients.get(client_id)
-        grant = None if client is None else self._issuer.service_grant(
-            client, issuer=self.issuer, now=self._clock() if now is None else now,
-            scope=token_scope(""), client_address=client_address)
-        if grant is None:
+        if client is None:
             raise ConfigurationError(
-                f"mint_token: expected a client with a service account, found {client_id!r}",
-                code="config_invalid")
-        token, _ = self._issuer.access_token(grant, lifetime=lifetime,
-                                             extra_claims=extra_claims, kid=kid)
-        return token
+                f"mint_token: expected a client of realm {self.realm.name!r} (one of "
+                f"{sorted(self.realm.clients)}), found {client_id!r}", code="config_invalid")
+        at = self._clock() if now is None else now
+        if user is None:
+            grant = self._issuer.service_grant(client, issuer=self.issuer, now=at,
+                                               scope=token_scope(""),
+                                               client_address=client_address)
+            if grant is None:
+                raise ConfigurationError(
+                    f"mint_token: expected a client with a service account, found "
+                    f"{client_id!r}", code="config_invalid")
+        else:
+            person = self.realm.users.get(user.lower())
+            if person is None or person.service_account_client is not None:
+                raise ConfigurationError(
+                    f"mint_token: expected a user of realm {self.realm.name!r}, found "
+                    f"{user!r}", code="config_invalid")
+            grant = self._issuer.user_grant(client, person, issuer=self.issuer, now=at,
+                                            scope=token_scope(""))
+        life = lifetime if lifetime is not None else client.token_lifespan(
+            self.realm.access_token_lifespan)
+        return access_token_claims(grant, lifetime=life)
+
+    def sign_claims(self, claims: Mapping[str, Any], *, kid: str | None = None) -> str:
+        """Sign exactly ``claims`` (RS256, the active key or the published ``kid``)."""
+        try:
+            return self._keys.sign(dict(claims), kid=kid)
+        except KeyError:
+            raise ConfigurationError(f"sign_claims: expected a published signing kid, found "
+                                     f"{kid!r}", code="config_invalid") from None
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

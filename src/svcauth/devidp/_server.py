@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .._telemetry._records import provider_request
 from . import _login_page as pages
 from ._browser import BrowserFlows, Page
 from ._clientauth import AuthContext, JtiCache, presented_client_id
@@ -51,6 +52,14 @@ class Answer:
     """``Content-Type``."""
     cookies: tuple[str, ...] = ()
     """``Set-Cookie`` values."""
+
+
+_ENDPOINTS = {"": "realm", ".well-known/openid-configuration": "discovery",
+              "protocol/openid-connect/token": "token",
+              "protocol/openid-connect/certs": "certs",
+              "protocol/openid-connect/token/introspect": "introspect",
+              "devidp/stats": "stats"}
+"""Path below ``/realms/<realm>/`` → endpoint name."""
 
 
 @dataclass
@@ -99,18 +108,31 @@ class Router:
         client_id: str | None = None
         grant: str | None = None
         answer: Answer
-        try:
-            answer, client_id, grant = self._route(method, path, headers, body, client_ip,
-                                                   query)
-        except Exception:  # pragma: no cover - a bug must not kill the server thread
-            log.exception("devidp internal error on %s %s", method, path)
-            answer = Answer(500, {"error": "unknown_error"})
-        error = answer.body.get("error") if answer.status >= 400 else None
-        if isinstance(error, str):
-            self.stats.error(error)
+        with provider_request(method, self._route_name(path), headers) as record:
+            try:
+                answer, client_id, grant = self._route(method, path, headers, body,
+                                                       client_ip, query)
+            except Exception:  # pragma: no cover - a bug must not kill the server thread
+                log.exception("devidp internal error on %s %s", method, path)
+                answer = Answer(500, {"error": "unknown_error"})
+            error = answer.body.get("error") if answer.status >= 400 else None
+            record.status, record.client_id = answer.status, client_id
+            if isinstance(error, str):
+                record.error = error
+                self.stats.error(error)
         log.info("%s %s client_id=%s grant=%s status=%d", method, path, client_id or "-",
                  grant or "-", answer.status)
         return answer
+
+    def _route_name(self, path: str) -> str:
+        # Keycloak's span names template the realm: one name per endpoint, not per realm.
+        # Unknown paths share one name, so no request can mint span names.
+        prefix = f"{self.auth_path}/realms/{self.issuer.realm.name}"
+        rest = path[len(prefix):] if path.startswith(prefix) else None
+        if rest is None or (rest.lstrip("/") not in _ENDPOINTS
+                            and rest.lstrip("/") not in BROWSER_PATHS):
+            return "unmatched"
+        return f"{self.auth_path}/realms/{{realm}}{rest}"
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
                client_ip: str, query: str = "") -> tuple[Answer, str | None, str | None]:
@@ -120,11 +142,7 @@ class Router:
         realm, _, rest = path[len(prefix):].partition("/")
         if realm != self.issuer.realm.name:
             return Answer(404, _NO_REALM), None, None
-        endpoint = {"": "realm", ".well-known/openid-configuration": "discovery",
-                    "protocol/openid-connect/token": "token",
-                    "protocol/openid-connect/certs": "certs",
-                    "protocol/openid-connect/token/introspect": "introspect",
-                    "devidp/stats": "stats"}.get(rest)
+        endpoint = _ENDPOINTS.get(rest)
         allowed = {"discovery": "GET", "certs": "GET", "stats": "GET", "realm": "GET",
                    "token": "POST", "introspect": "POST"}
         if endpoint is None and rest in BROWSER_PATHS:

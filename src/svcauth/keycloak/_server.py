@@ -85,13 +85,25 @@ class KeycloakConfig:
     """More ``kc.sh start-dev`` options, appended last."""
     keep_home: bool = False
     """Keep the instance home (log, data) after stopping, for debugging."""
+    tracing_endpoint: str = ""
+    """Where Keycloak sends its own traces over OTLP/HTTP (``--tracing-enabled``, protocol
+    ``http/protobuf``, e.g. ``http://127.0.0.1:4318``); empty: tracing off."""
 
 
 def _build_options(config: KeycloakConfig, auth_path: str) -> list[str]:
     options = ["--db=dev-mem", "--health-enabled=true"]
     if auth_path:
         options.append(f"--http-relative-path={auth_path}")
+    if config.tracing_endpoint:
+        options.append("--tracing-enabled=true")  # a build option: its own kept build
     return options
+
+
+def _tracing_options(config: KeycloakConfig) -> list[str]:
+    if not config.tracing_endpoint:
+        return []
+    # Every request traced (the default sampler is parent-based, always on), sent in batches.
+    return [f"--tracing-endpoint={config.tracing_endpoint}", "--tracing-protocol=http/protobuf"]
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:
@@ -204,7 +216,7 @@ class LocalKeycloak:
         command = [str(self._home / "bin" / "kc.sh"), "start-dev", *build,
                    "--http-host=127.0.0.1", f"--http-port={port}",
                    f"--hostname={base_url}{auth_path}",
-                   f"--http-management-port={mgmt_port}",
+                   f"--http-management-port={mgmt_port}", *_tracing_options(config),
                    *(["--import-realm"] if config.realm_files else []), *config.extra_args]
         self._progress(f"starting Keycloak {config.version} on {base_url}{auth_path} "
                        f"({'warm' if warm else 'cold: re-augmenting first'}), "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._errors import InvalidTokenError, SvcAuthError
+from .._telemetry import _tally
 from .._telemetry._audit import audit as _audit_line
 from .._telemetry._audit import audit_log as _audit_log
 from ._bearer import parse_authorization
@@ -155,6 +156,7 @@ class Guard(Generic[_I]):
                         claims: Any = None) -> None:
         # A policy refusal comes after verification: the verified azp names the caller.
         status = int(getattr(exc, "status", 503))
+        _tally.refusals[(exc.code, status)] += 1
         client_id = _client_id(exc) or _verified_caller(claims)
         self._record(AuthDecision(False, exc.code, status, client_id, endpoint))
 

@@ -1,0 +1,1 @@
+"""The billing service of the svcauth testing sample: invoices behind svcauth."""
