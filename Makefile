@@ -30,7 +30,7 @@ up-otel-keycloak: $(STAMP)
 	$(VENV)/bin/mockmart up --otel --idp keycloak
 
 test: $(STAMP)
-	@scripts/apt-ensure chromium:chromium
+	@scripts/apt-ensure chromium:chromium npm:npm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

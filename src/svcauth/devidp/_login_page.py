@@ -87,19 +87,22 @@ STEP2 = (b"<!DOCTYPE html><html><body><script>"
          b"window.parent.postMessage(ok?'supported':'unsupported','*');"
          b"</script></body></html>")
 
-# The login-status iframe: asks /init whether the origin may use it, then answers
-# "clientId sessionState" messages with unchanged/changed/error by the KEYCLOAK_SESSION cookie.
+# The login-status iframe: keycloak-js posts "clientId sessionState"; the first message of a
+# (client, origin) asks /init whether that origin may use it, every message is answered
+# unchanged/changed/error by comparing the KEYCLOAK_SESSION cookie with sessionState.
 LOGIN_STATUS_IFRAME = (
     b"<!DOCTYPE html><html><body><script>"
-    b"var q=new URLSearchParams(location.search),ready=null;"
+    b"var checked={};"
     b"function cookie(){var m=document.cookie.match(/(?:^|; )KEYCLOAK_SESSION=([^;]*)/);"
     b"return m?decodeURIComponent(m[1]):null}"
-    b"function init(){if(!ready){ready=fetch('login-status-iframe.html/init?client_id='+"
-    b"encodeURIComponent(q.get('client_id')||'')+'&origin='+encodeURIComponent(q.get('origin')||''),"
-    b"{credentials:'include'}).then(function(r){return r.status===204})}return ready}"
+    b"function init(client,origin){var key=client+' '+origin;if(!checked[key]){"
+    b"checked[key]=fetch('login-status-iframe.html/init?client_id='+encodeURIComponent(client)+"
+    b"'&origin='+encodeURIComponent(origin),{credentials:'include'})"
+    b".then(function(r){return r.status===204},function(){return false})}return checked[key]}"
     b"window.addEventListener('message',function(e){"
-    b"if(typeof e.data!=='string'||e.origin!==q.get('origin'))return;"
-    b"var parts=e.data.split(' '),sid=parts[1]||'';"
-    b"init().then(function(ok){var s=!ok?'error':(sid&&cookie()===sid?'unchanged':'changed');"
+    b"if(typeof e.data!=='string')return;"
+    b"var parts=e.data.split(' '),client=parts[0],sid=parts[1]||'';"
+    b"init(client,e.origin).then(function(ok){"
+    b"var s=!ok?'error':(sid&&cookie()===sid?'unchanged':'changed');"
     b"e.source.postMessage(s,e.origin)})},false);"
     b"</script></body></html>")
