@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.cookiejar
 import re
 import secrets
 import urllib.parse
@@ -15,6 +16,12 @@ from typing import Any
 import httpx
 
 _ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"')
+
+
+def _text(page: str) -> str:
+    """A page's visible text, for assertion messages."""
+    body = re.sub(r"(?s)<(script|style|head)\b.*?</\1>", " ", page)
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -30,13 +37,27 @@ def params_of(location: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
 
 
+class _LoopbackSecure(http.cookiejar.DefaultCookiePolicy):
+    """Send ``Secure`` cookies to http://127.0.0.1 and localhost, as browsers do (Keycloak
+    marks its cookies ``SameSite=None; Secure`` even on http)."""
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        host = urllib.parse.urlsplit(request.get_full_url()).hostname
+        return host in ("127.0.0.1", "localhost") or bool(
+            super().return_ok_secure(cookie, request))
+
+
+def _client() -> httpx.Client:
+    jar = http.cookiejar.CookieJar(policy=_LoopbackSecure())
+    return httpx.Client(timeout=20, follow_redirects=False, cookies=jar)
+
+
 @dataclass
 class Browser:
     """One user agent: a cookie jar and the provider's realm URL."""
 
     realm_url: str
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(
-        timeout=20, follow_redirects=False))
+    http: httpx.Client = field(default_factory=_client)
 
     def auth_url(self, **params: str) -> str:
         return f"{self.realm_url}/protocol/openid-connect/auth?" + urllib.parse.urlencode(params)
@@ -57,7 +78,8 @@ class Browser:
         page = self.authorize(**params)
         assert page.status_code == 200, page.text[:300]
         done = self.submit_login(page, username, password)
-        assert done.status_code == 302, done.text[:300]
+        assert done.status_code == 302, (done.status_code, _text(done.text)[:800],
+                                         dict(done.headers))
         return params_of(done.headers["location"])
 
     def token(self, **form: str) -> httpx.Response:
