@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.cookiejar
 import re
 import secrets
 import urllib.parse
@@ -37,19 +36,20 @@ def params_of(location: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
 
 
-class _LoopbackSecure(http.cookiejar.DefaultCookiePolicy):
-    """Send ``Secure`` cookies to http://127.0.0.1 and localhost, as browsers do (Keycloak
-    marks its cookies ``SameSite=None; Secure`` even on http)."""
-
-    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        host = urllib.parse.urlsplit(request.get_full_url()).hostname
-        return host in ("127.0.0.1", "localhost") or bool(
-            super().return_ok_secure(cookie, request))
-
-
 def _client() -> httpx.Client:
-    jar = http.cookiejar.CookieJar(policy=_LoopbackSecure())
-    return httpx.Client(timeout=20, follow_redirects=False, cookies=jar)
+    """httpx as a browser on loopback: Keycloak marks its cookies ``SameSite=None; Secure``
+    even on http, and browsers send Secure cookies to http://127.0.0.1; the stdlib jar does
+    not, so they are unmarked as they arrive (httpx copies the jar per request, so a cookie
+    policy would be lost)."""
+    client = httpx.Client(timeout=20, follow_redirects=False)
+
+    def unsecure(_: httpx.Response) -> None:
+        for cookie in client.cookies.jar:
+            if cookie.domain in ("127.0.0.1", "localhost"):
+                cookie.secure = False
+
+    client.event_hooks["response"] = [unsecure]
+    return client
 
 
 @dataclass
