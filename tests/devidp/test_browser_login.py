@@ -118,7 +118,7 @@ def test_bad_client_or_redirect_uri_answers_error_page(browser: Browser, over: d
     ({"code_challenge_method": "-"}, "invalid_request",
      "Missing parameter: code_challenge_method"),
     ({"code_challenge_method": "plain"}, "invalid_request",
-     "Invalid parameter: code challenge method is not configured one"),
+     "Invalid parameter: code challenge method is not matching the configured one"),
     ({"code_challenge": "-"}, "invalid_request", "Missing parameter: code_challenge"),
     ({"code_challenge": "short"}, "invalid_request", "Invalid parameter: code_challenge"),
     ({"scope": "openid nope"}, "invalid_scope", "Invalid scopes: openid nope"),

@@ -5,6 +5,7 @@ answer must match. The login form itself differs by nature (only its field names
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,4 +164,4 @@ def test_browser_flow_matches_keycloak(keycloak: KeycloakEndpoints, embedded: De
     ours = _observe(embedded.issuer)
     diffs = {key: {"keycloak": theirs[key], "embedded": ours.get(key)}
              for key in theirs if ours.get(key) != theirs[key]}
-    assert diffs == {}
+    assert diffs == {}, json.dumps(diffs, indent=1, sort_keys=True)

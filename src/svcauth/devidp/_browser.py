@@ -219,7 +219,7 @@ class BrowserFlows:
                                  "Missing parameter: code_challenge_method")
             if method != required:
                 raise OAuthError(400, "invalid_request", "Invalid parameter: code challenge "
-                                 "method is not configured one")
+                                 "method is not matching the configured one")
         if challenge is None:
             if method is not None:
                 raise OAuthError(400, "invalid_request", "Missing parameter: code_challenge")
