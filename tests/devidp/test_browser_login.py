@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_flow import Browser, code_flow, params_of, pkce_pair
 from devidp_support import REALM_FILE, claims_of, verify_with_pyjwt
 
+from browser_flow import Browser, code_flow, params_of, pkce_pair
 from svcauth.devidp import DevIdP
 from svcauth.devidp._realm import realm_from_dict
 from svcauth.devidp._redirects import redirect_allowed
