@@ -15,11 +15,11 @@ import re
 import secrets
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from . import _login_page as pages
+from ._browser_page import PAGE_HEADERS, Page, bearer_error, error_page, redirect, respond
 from ._browser_tokens import JTI_PREFIX_CODE, JTI_PREFIX_REFRESH, browser_tokens, user_claims
 from ._clientauth import AuthContext
 from ._issuer import TokenIssuer
@@ -34,54 +34,6 @@ IDENTITY_COOKIE = "KEYCLOAK_IDENTITY"
 SESSION_COOKIE = "KEYCLOAK_SESSION"
 """Script-readable cookie the login-status iframe compares with ``session_state``."""
 _PKCE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
-_HTML = "text/html;charset=utf-8"
-_PAGE_HEADERS = {"Cache-Control": "no-store, must-revalidate, max-age=0",
-                 "X-Frame-Options": "SAMEORIGIN",
-                 "Content-Security-Policy": "frame-src 'self'; frame-ancestors 'self'; "
-                                            "object-src 'none';"}
-
-
-@dataclass(frozen=True)
-class Page:
-    """One answer of a browser endpoint."""
-
-    status: int
-    """HTTP status."""
-    body: bytes = b""
-    """The body (HTML, or JSON when ``json`` is set)."""
-    content_type: str = _HTML
-    """``Content-Type``."""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """Extra headers (``Location``, CORS, caching)."""
-    cookies: tuple[str, ...] = ()
-    """``Set-Cookie`` values."""
-    json: dict[str, Any] | None = field(default=None, repr=False)
-    """A JSON body instead of ``body`` (``/userinfo``)."""
-
-
-def _error_page(message: str, status: int = 400) -> Page:
-    return Page(status, pages.error_page(message), headers=_PAGE_HEADERS)
-
-
-def _redirect(location: str, cookies: tuple[str, ...] = ()) -> Page:
-    return Page(302, headers={"Location": location, "Cache-Control": "no-store"},
-                cookies=cookies)
-
-
-def respond(request: AuthRequest, params: Mapping[str, str | None],
-            cookies: tuple[str, ...] = ()) -> Page:
-    """Send ``params`` back to the redirect URI in the request's response mode."""
-    values = {k: v for k, v in params.items() if v is not None}
-    if request.response_mode == "form_post":
-        return Page(200, pages.form_post_page(request.redirect_uri, values),
-                    headers={"Cache-Control": "no-store"}, cookies=cookies)
-    query = urllib.parse.urlencode(values, quote_via=urllib.parse.quote)
-    if request.response_mode == "fragment":
-        return _redirect(f"{request.redirect_uri}#{query}", cookies)
-    sep = "&" if "?" in request.redirect_uri else "?"
-    return _redirect(f"{request.redirect_uri}{sep}{query}", cookies)
-
-
 def s256(verifier: str) -> str:
     """RFC 7636 S256 challenge of ``verifier``."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
@@ -158,14 +110,14 @@ class BrowserFlows:
         """``/protocol/openid-connect/auth`` (``login_action``: the form's target)."""
         client = self.issuer.realm.clients.get(params.get("client_id") or "")
         if client is None:
-            return _error_page("Client not found.")
+            return error_page("Client not found.")
         if not client.enabled:
-            return _error_page("Client disabled.")
+            return error_page("Client disabled.")
         if client.bearer_only:
-            return _error_page("Bearer-only clients are not allowed to initiate browser login.")
+            return error_page("Bearer-only clients are not allowed to initiate browser login.")
         redirect_uri = params.get("redirect_uri") or ""
         if not redirect_allowed(client.redirect_uris, redirect_uri):
-            return _error_page("Invalid parameter: redirect_uri")
+            return error_page("Invalid parameter: redirect_uri")
         mode = params.get("response_mode") or "query"
         request = AuthRequest(
             client_id=client.client_id, redirect_uri=redirect_uri,
@@ -190,7 +142,7 @@ class BrowserFlows:
         action = f"{login_action}?" + urllib.parse.urlencode(
             {"client_id": client.client_id, "tab_id": tab_id})
         return Page(200, pages.login_page(self.issuer.realm.name, action),
-                    headers=_PAGE_HEADERS)
+                    headers=PAGE_HEADERS)
 
     def _check_request(self, client: Client, params: Mapping[str, str], mode: str) -> None:
         if mode not in ("query", "fragment", "form_post"):
@@ -242,7 +194,7 @@ class BrowserFlows:
         tab_id = query.get("tab_id") or ""
         request = self.store.pending(tab_id, now)
         if request is None:
-            return _error_page("Your login attempt timed out. Login will start from the "
+            return error_page("Your login attempt timed out. Login will start from the "
                                "beginning.")
         typed = (form.get("username") or "").strip()
         user = self._find_user(typed)
@@ -254,11 +206,11 @@ class BrowserFlows:
         if user is None or expected is None or not ok:
             return Page(200, pages.login_page(self.issuer.realm.name, action, username=typed,
                                               error="Invalid username or password."),
-                        headers=_PAGE_HEADERS)
+                        headers=PAGE_HEADERS)
         if not user.enabled:
             return Page(200, pages.login_page(self.issuer.realm.name, action, username=typed,
                                               error="Account is disabled, contact your "
-                                                    "administrator."), headers=_PAGE_HEADERS)
+                                                    "administrator."), headers=PAGE_HEADERS)
         self.store.drop_pending(tab_id)
         session = self.store.create_session(user.id, now)
         return self._code_answer(request, session, issuer_url, now)
@@ -333,16 +285,16 @@ class BrowserFlows:
         token = token or form.get("access_token")
         realm = self.issuer.realm.name
         if not token:
-            return _bearer_error(realm, "invalid_request", "Token not provided")
+            return bearer_error(realm, "invalid_request", "Token not provided")
         claims = self.issuer.verified_claims(token, issuer=issuer_url, now=now)
         if claims is None or claims.get("typ") != "Bearer":
-            return _bearer_error(realm, "invalid_token", "Token verification failed")
+            return bearer_error(realm, "invalid_token", "Token verification failed")
         user = self._user_by_id(str(claims.get("sub")))
         sid = str(claims.get("sid") or "")
         client = self.issuer.realm.clients.get(str(claims.get("azp")))
         gone = self.store.is_browser_session(sid) and self.store.active(sid, now) is None
         if user is None or client is None or gone:
-            return _bearer_error(realm, "invalid_token", "User session not found or doesn't "
+            return bearer_error(realm, "invalid_token", "User session not found or doesn't "
                                  "have client attached on it")
         grant = Grant(realm=self.issuer.realm, client=client, user=user, issuer=issuer_url,
                       now=int(now), scope=str(claims.get("scope", "")), session_id=sid or None)
@@ -360,25 +312,25 @@ class BrowserFlows:
         if hint:
             hinted = self.issuer.verified_claims(hint, issuer=issuer_url, now=0)
             if hinted is None or hinted.get("typ") != "ID":
-                return _error_page("Invalid parameter: id_token_hint")
+                return error_page("Invalid parameter: id_token_hint")
         client_id = params.get("client_id") or (str(hinted["azp"]) if hinted else None)
         if hinted and params.get("client_id") and params["client_id"] != hinted.get("azp"):
-            return _error_page("Parameter client_id different than the client from "
+            return error_page("Parameter client_id different than the client from "
                                "id_token_hint")
         uri = params.get("post_logout_redirect_uri")
         client = self.issuer.realm.clients.get(client_id or "")
         if uri:
             if client_id is None:
-                return _error_page("Missing parameters: id_token_hint")
+                return error_page("Missing parameters: id_token_hint")
             if client is None or not redirect_allowed(post_logout_uris(client), uri):
-                return _error_page("Invalid redirect uri")
+                return error_page("Invalid redirect uri")
         if hinted is None:
             token = secrets.token_urlsafe(16)
             self._logouts[token] = uri
             fields = {"session_code": token, **({"state": params["state"]}
                                                  if params.get("state") else {})}
             return Page(200, pages.logout_confirm_page(confirm_action, fields),
-                        headers=_PAGE_HEADERS)
+                        headers=PAGE_HEADERS)
         self.store.end(str(hinted.get("sid")))
         return self._logged_out(uri, params.get("state"), cookie_header, issuer_url, now)
 
@@ -387,7 +339,7 @@ class BrowserFlows:
         """The confirmation page's POST."""
         token = form.get("session_code") or ""
         if token not in self._logouts:
-            return _error_page("Logout failed")
+            return error_page("Logout failed")
         uri = self._logouts.pop(token)
         return self._logged_out(uri, form.get("state"), cookie_header, issuer_url, now)
 
@@ -400,9 +352,9 @@ class BrowserFlows:
         if uri:
             sep = "&" if "?" in uri else "?"
             target = f"{uri}{sep}{urllib.parse.urlencode({'state': state})}" if state else uri
-            return _redirect(target, cookies)
+            return redirect(target, cookies)
         return Page(200, pages.info_page("You are logged out", "You are logged out"),
-                    headers=_PAGE_HEADERS, cookies=cookies)
+                    headers=PAGE_HEADERS, cookies=cookies)
 
     # -- iframes -------------------------------------------------------------------
     def iframe_init(self, params: Mapping[str, str]) -> Page:
@@ -426,10 +378,3 @@ def _verify_pkce(request: AuthRequest, verifier: str | None) -> None:
     expected = s256(verifier) if request.code_challenge_method == "S256" else verifier
     if not hmac.compare_digest(expected, request.code_challenge):
         raise OAuthError(400, "invalid_grant", "PKCE verification failed: Code mismatch")
-
-
-def _bearer_error(realm: str, error: str, description: str) -> Page:
-    return Page(401, json={"error": error, "error_description": description},
-                content_type="application/json",
-                headers={"WWW-Authenticate": f'Bearer realm="{realm}", error="{error}", '
-                                             f'error_description="{description}"'})

@@ -20,7 +20,8 @@ from typing import Any
 
 from .._telemetry._records import provider_request
 from . import _login_page as pages
-from ._browser import BrowserFlows, Page
+from ._browser import BrowserFlows
+from ._browser_page import Page
 from ._clientauth import AuthContext, JtiCache, presented_client_id
 from ._grants import Outcome, handle_introspection, handle_token_request
 from ._issuer import TokenIssuer
