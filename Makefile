@@ -31,7 +31,7 @@ up-otel-keycloak: $(STAMP)
 
 test: $(STAMP)
 	@scripts/rabbitmq install || echo "rabbitmq-server unavailable: the broker tests skip (and fail with CI=true)"
-	@scripts/apt-ensure chromium:chromium
+	@scripts/apt-ensure chromium:chromium npm:npm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

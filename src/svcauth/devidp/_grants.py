@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..realm import profile_complete
 from ._clientauth import AuthContext, authenticate_client, presented_client_id
@@ -20,6 +20,9 @@ from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
 from ._tokens import Grant, invalid_scopes, token_scope
+
+if TYPE_CHECKING:
+    from ._browser import BrowserFlows
 
 SUPPORTED_GRANTS = ("client_credentials", "password", "refresh_token", "authorization_code",
                     TOKEN_EXCHANGE)
@@ -126,7 +129,7 @@ def _user_tokens(issuer: TokenIssuer, grant: Grant, *, id_token: bool) -> dict[s
 
 
 def _refresh(issuer: TokenIssuer, ctx: AuthContext, client: Client,
-             form: Mapping[str, str]) -> dict[str, Any]:
+             form: Mapping[str, str], browser: BrowserFlows | None = None) -> dict[str, Any]:
     raw = form.get("refresh_token")
     if not raw:
         raise OAuthError(400, "invalid_request", "No refresh token")
@@ -140,6 +143,9 @@ def _refresh(issuer: TokenIssuer, ctx: AuthContext, client: Client,
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
     if claims.get("azp") != client.client_id:
         raise OAuthError(400, "invalid_grant", "Unmatching clients")
+    browser_body = browser.refresh(ctx, client, claims) if browser is not None else None
+    if browser_body is not None:
+        return browser_body
     user = issuer.realm.user_by_id(claims.get("sub"))
     if user is None or not user.enabled:
         raise OAuthError(400, "invalid_grant", "Invalid refresh token")
@@ -161,7 +167,8 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
                          authorization: str | None, client_address: str,
                          duplicated: bool = False, dpop: TokenEndpointDPoP | None = None,
                          dpop_proofs: list[str] | None = None,
-                         audiences: tuple[str, ...] = ()) -> Outcome:
+                         audiences: tuple[str, ...] = (),
+                         browser: BrowserFlows | None = None) -> Outcome:
     """Answer a token request (RFC 6749 §4.4 / §4.3, RFC 8693, with Keycloak's errors).
 
     ``duplicated`` says a form parameter appeared more than once (Keycloak refuses that
@@ -188,7 +195,9 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
         elif grant_type == "password":
             body = _password(issuer, ctx, client, form)
         elif grant_type == "refresh_token":
-            body = _refresh(issuer, ctx, client, form)
+            body = _refresh(issuer, ctx, client, form, browser)
+        elif grant_type == "authorization_code" and browser is not None:
+            body = browser.exchange_code(ctx, client, form)
         elif grant_type == "authorization_code":
             body = _authorization_code(form)
         elif grant_type == TOKEN_EXCHANGE:

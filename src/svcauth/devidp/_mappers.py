@@ -52,6 +52,11 @@ class MapperContext:
     """``aud`` values added, in order."""
 
 
+_NO_USERINFO_TYPES = frozenset({"oidc-acr-mapper"})
+"""Mapper types Keycloak never runs for ``/userinfo`` (``AcrProtocolMapper`` is no
+``UserInfoTokenMapper``), whatever their config says (seen on 26.7.3: no ``acr`` there)."""
+
+
 def wants(mapper: ProtocolMapper, kind: str, *, lightweight: bool = False) -> bool:
     """Whether ``mapper`` writes into a token of ``kind`` (``access``, ``id``, ...)."""
     config = mapper.config
@@ -61,6 +66,8 @@ def wants(mapper: ProtocolMapper, kind: str, *, lightweight: bool = False) -> bo
     if kind == "id":
         return config.get("id.token.claim") == "true"
     if kind == "userinfo":
+        if mapper.mapper_type in _NO_USERINFO_TYPES:
+            return False
         value = config.get("userinfo.token.claim")
         return (config.get("id.token.claim") == "true") if value is None else value == "true"
     value = config.get("introspection.token.claim")

@@ -45,4 +45,8 @@ def discovery_document(issuer: str) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["plain", "S256"],
         "tls_client_certificate_bound_access_tokens": True,
+        # The browser flow (devidp/_browser.py).
+        "check_session_iframe": f"{oidc}/login-status-iframe.html",
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "authorization_response_iss_parameter_supported": True,
     }

@@ -19,6 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .._telemetry._records import provider_request
+from . import _login_page as pages
+from ._browser import BrowserFlows
+from ._browser_page import Page
 from ._clientauth import AuthContext, JtiCache, presented_client_id
 from ._dpop import TokenEndpointDPoP, proofs_of
 from ._exchange import TOKEN_EXCHANGE
@@ -46,6 +49,12 @@ class Answer:
     """JSON body."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Extra headers."""
+    raw: bytes | None = field(default=None, repr=False)
+    """A non-JSON body (browser pages) sent instead of ``body``."""
+    content_type: str = "application/json"
+    """``Content-Type``."""
+    cookies: tuple[str, ...] = ()
+    """``Set-Cookie`` values."""
 
 
 _ENDPOINTS = {"": "realm", ".well-known/openid-configuration": "discovery",
@@ -80,6 +89,13 @@ class Router:
     """Replay cache for client assertions."""
     dpop: TokenEndpointDPoP = field(default_factory=TokenEndpointDPoP)
     """DPoP proofs at the token endpoint (their replay cache included)."""
+    browser: BrowserFlows | None = None
+    """The browser endpoints and their sessions (made from ``issuer`` when None)."""
+
+    def __post_init__(self) -> None:
+        if self.browser is None:
+            self.browser = BrowserFlows(
+                self.issuer, f"{self.auth_path}/realms/{self.issuer.realm.name}/")
 
     def issuer_url(self, host: str | None) -> str:
         """The issuer for a request with this Host header (start-dev without --hostname)."""
@@ -92,14 +108,15 @@ class Router:
         return f"{base}{self.auth_path}/realms/{self.issuer.realm.name}"
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
-               client_ip: str) -> Answer:
+               client_ip: str, query: str = "") -> Answer:
         """Answer one request and write its log line."""
         client_id: str | None = None
         grant: str | None = None
         answer: Answer
         with provider_request(method, self._route_name(path), headers) as record:
             try:
-                answer, client_id, grant = self._route(method, path, headers, body, client_ip)
+                answer, client_id, grant = self._route(method, path, headers, body,
+                                                       client_ip, query)
             except Exception:  # pragma: no cover - a bug must not kill the server thread
                 log.exception("devidp internal error on %s %s", method, path)
                 answer = Answer(500, {"error": "unknown_error"})
@@ -117,12 +134,13 @@ class Router:
         # Unknown paths share one name, so no request can mint span names.
         prefix = f"{self.auth_path}/realms/{self.issuer.realm.name}"
         rest = path[len(prefix):] if path.startswith(prefix) else None
-        if rest is None or rest.lstrip("/") not in _ENDPOINTS:
+        if rest is None or (rest.lstrip("/") not in _ENDPOINTS
+                            and rest.lstrip("/") not in BROWSER_PATHS):
             return "unmatched"
         return f"{self.auth_path}/realms/{{realm}}{rest}"
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
-               client_ip: str) -> tuple[Answer, str | None, str | None]:
+               client_ip: str, query: str = "") -> tuple[Answer, str | None, str | None]:
         prefix = f"{self.auth_path}/realms/"
         if not path.startswith(prefix):
             return Answer(404, _NOT_FOUND), None, None
@@ -132,6 +150,8 @@ class Router:
         endpoint = _ENDPOINTS.get(rest)
         allowed = {"discovery": "GET", "certs": "GET", "stats": "GET", "realm": "GET",
                    "token": "POST", "introspect": "POST"}
+        if endpoint is None and rest in BROWSER_PATHS:
+            return self._browser(rest, method, headers, body, query), None, None
         if endpoint is None:
             return Answer(404, _NOT_FOUND), None, None
         if method != allowed[endpoint]:
@@ -172,11 +192,59 @@ class Router:
                 duplicated = _form(headers, body, repeatable=("audience",))[1]
             outcome = handle_token_request(self.issuer, ctx, form, headers.get("authorization"),
                                            client_ip, duplicated, self.dpop, proofs_of(headers),
-                                           audiences)
+                                           audiences, browser=self.browser)
+            assert self.browser is not None
+            cors = self.browser.cors_headers(outcome.client_id, headers.get("origin"))
+            return (Answer(outcome.status, outcome.body, {**_NO_STORE, **cors}),
+                    outcome.client_id, outcome.grant)
         else:
             outcome = handle_introspection(self.issuer, ctx, form, headers.get("authorization"),
                                            duplicated)
         return Answer(outcome.status, outcome.body, _NO_STORE), outcome.client_id, outcome.grant
+
+    def _browser(self, rest: str, method: str, headers: Mapping[str, str], body: bytes,
+                 query: str) -> Answer:
+        """The browser endpoints (``_browser``): HTML, redirects and cookies."""
+        flows = self.browser
+        assert flows is not None
+        issuer = self.issuer_url(headers.get("host"))
+        params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        form = _form(headers, body)[0] if method == "POST" else {}
+        cookie, now, oidc = headers.get("cookie"), self.clock(), "protocol/openid-connect"
+        static = {f"{oidc}/3p-cookies/step1.html": pages.STEP1,
+                  f"{oidc}/3p-cookies/step2.html": pages.STEP2,
+                  f"{oidc}/login-status-iframe.html": pages.LOGIN_STATUS_IFRAME}
+        page: Page
+        if method == "OPTIONS" and rest == f"{oidc}/userinfo":
+            origin = headers.get("origin")
+            page = Page(200, headers={} if not origin else {
+                "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Max-Age": "3600"})
+        elif rest in static:
+            page = Page(200, static[rest])
+        elif method not in ("GET", "POST"):
+            return Answer(405, {"error": "HTTP 405 Method Not Allowed"}, {"Allow": "GET, POST"})
+        elif rest == f"{oidc}/auth":
+            page = flows.authorize({**params, **form}, cookie, issuer,
+                                   f"{issuer}/login-actions/authenticate", now)
+        elif rest == "login-actions/authenticate":
+            page = flows.login(params, form, issuer, f"{issuer}/login-actions/authenticate", now)
+        elif rest == f"{oidc}/userinfo":
+            page = flows.userinfo(headers.get("authorization"), form, issuer,
+                                  headers.get("origin"), now)
+        elif rest == f"{oidc}/logout":
+            page = flows.logout({**params, **form}, cookie, issuer,
+                                f"{issuer}/{oidc}/logout/logout-confirm", now)
+        elif rest == f"{oidc}/logout/logout-confirm":
+            page = flows.confirm_logout(form, cookie, issuer, now)
+        else:
+            page = flows.iframe_init(params)
+        if page.json is not None:
+            return Answer(page.status, page.json, page.headers, cookies=page.cookies)
+        return Answer(page.status, {}, page.headers, raw=page.body,
+                      content_type=page.content_type, cookies=page.cookies)
 
     def _fault(self, endpoint: str) -> Answer | None:
         if endpoint not in ("token", "certs", "discovery"):
@@ -193,6 +261,17 @@ class Router:
         error = "temporarily_unavailable" if fault.status in (429, 503) else "server_error"
         return Answer(fault.status, {"error": error,
                                      "error_description": "fault injected by devidp"}, headers)
+
+
+BROWSER_PATHS = frozenset({
+    "protocol/openid-connect/auth", "login-actions/authenticate",
+    "protocol/openid-connect/userinfo", "protocol/openid-connect/logout",
+    "protocol/openid-connect/logout/logout-confirm",
+    "protocol/openid-connect/3p-cookies/step1.html",
+    "protocol/openid-connect/3p-cookies/step2.html",
+    "protocol/openid-connect/login-status-iframe.html",
+    "protocol/openid-connect/login-status-iframe.html/init"})
+"""Paths (after ``/realms/<realm>/``) served by ``_browser``."""
 
 
 def _repeatable(body: bytes, name: str) -> tuple[str, ...]:
@@ -233,20 +312,24 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(min(length, 1 << 20)) if length > 0 else b""
-        path = urllib.parse.urlsplit(self.path).path
+        split = urllib.parse.urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.router.handle(self.command, path, headers, body,
-                                           self.client_address[0])
-        payload = json.dumps(answer.body).encode("utf-8")
+        answer = self.server.router.handle(self.command, split.path, headers, body,
+                                           self.client_address[0], split.query)
+        payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
+        if answer.status in (204, 302) and answer.raw is not None:
+            payload = b""
         self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(payload)))
         for name, value in answer.headers.items():
             self.send_header(name, value)
+        for cookie in answer.cookies:
+            self.send_header("Set-Cookie", cookie)
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib access log: ``Router.handle`` writes a safer one."""

@@ -147,6 +147,15 @@ def introspection_claims(grant: Grant) -> dict[str, Any]:
     return _access(grant, "introspection").claims
 
 
+def userinfo_claims(grant: Grant) -> dict[str, Any]:
+    """The ``/userinfo`` answer: what the mappers with ``userinfo.token.claim`` give, ``sub``
+    first (the user's id when no mapper gives it)."""
+    ctx = _access(grant, "userinfo")
+    claims: dict[str, Any] = {"sub": ctx.claims.pop("sub", grant.user.id)}
+    claims.update(ctx.claims)
+    return claims
+
+
 def at_hash(access_token: str) -> str:
     """OIDC ``at_hash`` for RS256: left half of SHA-256 of the token, base64url."""
     digest = hashlib.sha256(access_token.encode("ascii")).digest()

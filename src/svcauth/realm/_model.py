@@ -215,6 +215,11 @@ class Realm:
     """Composite roles and what they contain."""
     sso_session_idle: int = 1800
     """``ssoSessionIdleTimeout``: the refresh token lifetime of the password grant."""
+    browser: Mapping[str, int] = field(default_factory=dict)
+    """Browser-flow settings from the file, as Keycloak names them (``accessCodeLifespan``,
+    ``accessCodeLifespanLogin``, ``ssoSessionMaxLifespan``, ``revokeRefreshToken`` as 0/1,
+    ``refreshTokenMaxReuse``); absent keys take Keycloak's defaults (the embedded provider's
+    ``_sessions.BrowserSettings``)."""
     client_scopes: Mapping[str, ClientScope] = field(default_factory=dict)
     """Client scopes by name (the file's, or Keycloak's built-ins when it has none)."""
     default_scopes: tuple[str, ...] = ()

@@ -269,6 +269,7 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
         users=users,
         composites=_composites(name.lower(), raw.get("roles")),
         sso_session_idle=rep_int(raw, "ssoSessionIdleTimeout", 1800, where="realm") or 1800,
+        browser=_browser_settings(raw),
         client_scopes=scopes,
         default_scopes=realm_defaults,
         optional_scopes=realm_optionals,
@@ -276,3 +277,16 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
         unresolved=tuple(missing),
         raw=raw,
     )
+
+
+BROWSER_KEYS = ("accessCodeLifespan", "accessCodeLifespanLogin", "ssoSessionMaxLifespan",
+                "refreshTokenMaxReuse")
+"""Integer realm keys the browser flow reads (``revokeRefreshToken``, a boolean, besides)."""
+
+
+def _browser_settings(raw: Mapping[str, Any]) -> dict[str, int]:
+    found = {k: rep_int(raw, k, 0, where="realm") for k in BROWSER_KEYS if raw.get(k) is not None}
+    if raw.get("revokeRefreshToken") is not None:
+        found["revokeRefreshToken"] = int(rep_bool(raw, "revokeRefreshToken", False,
+                                                   where="realm"))
+    return found
