@@ -28,6 +28,7 @@ SECRET_VARS = {
     "payment-provider": "PAYMENT_PROVIDER_CLIENT_SECRET",
     "reporting-job": "REPORTING_JOB_CLIENT_SECRET",
     "payment-gateway-dpop": "PAYMENT_GATEWAY_DPOP_CLIENT_SECRET",
+    "order-events-worker": "ORDER_EVENTS_WORKER_CLIENT_SECRET",
 }
 
 

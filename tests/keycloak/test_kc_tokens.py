@@ -66,7 +66,10 @@ def test_seed_curl_request_returns_bearer_token_for_300_seconds(
 SERVICE_CLIENTS = [
     ("shop-api", "inventory-service", None, {"notification-service": ["notifications:send"],
                                              "inventory-service": ["inventory:read",
-                                                                   "inventory:reserve"]}),
+                                                                   "inventory:reserve"],
+                                             "rabbitmq": ["rabbitmq.write:*/orders"]}),
+    ("order-events-worker", "rabbitmq", None, {"notification-service": ["notifications:send"],
+                                               "rabbitmq": ["rabbitmq.read:*/orders"]}),
     ("cart-reminder-job", "notification-service", None,
      {"notification-service": ["notifications:send"]}),
     ("inventory-sync", "notification-service", None,
