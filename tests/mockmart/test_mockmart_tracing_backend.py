@@ -33,7 +33,7 @@ def _poll(fetch: Callable[[], list[dict[str, Any]]], check: Callable[[list[dict[
         try:
             check(spans)
             return spans
-        except AssertionError:
+        except (AssertionError, ValueError):  # ValueError: a `[one] = spans` not there yet
             if time.monotonic() > end:
                 raise
         time.sleep(0.5)
@@ -113,13 +113,13 @@ def _assert_seed_trace(spans: list[dict[str, Any]], idp_service: str) -> None:
     [verify] = _named(spans, "notification-service", "svcauth.verify")
     assert verify["tags"]["svcauth.outcome"] == "valid"
     # The provider's own token endpoint span sits under shop-api's token fetch.
-    token_spans = [s for s in _named(spans, idp_service, "/protocol/openid-connect/token")
+    token_spans = [s for s in _named(spans, idp_service, "/protocol/{protocol}/token")
                    if s.get("kind") == "SERVER"]
-    assert token_spans, [s["name"] for s in spans if s["localEndpoint"]["serviceName"] == idp_service]
+    assert token_spans, sorted({s["name"] for s in spans if s.get("kind") == "SERVER"})
     assert any(_under(spans, t, fetch) for t in token_spans)
     # notification-service's JWKS GET is answered by the provider inside the same trace
     # (shop-api fetched the keys too, to verify alice's token at checkout).
-    certs = [s for s in _named(spans, idp_service, "/protocol/openid-connect/certs")
+    certs = [s for s in _named(spans, idp_service, "/protocol/{protocol}/certs")
              if s.get("kind") == "SERVER"]
     assert any(_under(spans, c, jwks) for c in certs)
 
@@ -131,10 +131,10 @@ def test_a_checkout_on_the_embedded_provider_is_one_trace_in_zipkin(
     with _stack(tmp_path, otlp_relay) as stack:
         _checkout(stack, trace_id)
         spans = _poll(lambda: zipkin.trace(trace_id), lambda s: _assert_seed_trace(s, "devidp"))
-    # Named as Keycloak names its endpoints' spans: the realm templated.
+    # Named as Keycloak 26.7.3 names its endpoints' spans: its route templates.
     assert {s["name"] for s in _named(spans, "devidp", "/realms/")} == {
-        "get /realms/{realm}/protocol/openid-connect/certs",
-        "post /realms/{realm}/protocol/openid-connect/token"}
+        "get /realms/{realm}/protocol/{protocol}/certs",
+        "post /realms/{realm}/protocol/{protocol}/token"}
     _screenshot(zipkin, trace_id, "zipkin-trace-devidp.png")
 
 
@@ -187,6 +187,9 @@ def _screenshot(zipkin: ZipkinServer, trace_id: str, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with chromium_page() as page:
         page.goto(zipkin.trace_ui_url(trace_id), wait_until="networkidle")
-        page.wait_for_selector("text=notification-service", timeout=30_000)
+        # The header names the trace and its root service (the span list is virtualised:
+        # rows far down, such as Keycloak's internal spans, are not in the page at all).
+        page.wait_for_selector(f"text={trace_id}", timeout=60_000)
+        page.wait_for_selector("text=shop-api: post /api/checkout", timeout=60_000)
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
     assert (SCREENSHOTS / name).stat().st_size > 10_000

@@ -130,13 +130,15 @@ class Router:
         return answer
 
     def _route_name(self, path: str) -> str:
-        # Keycloak's span names template the realm: one name per endpoint, not per realm.
-        # Unknown paths share one name, so no request can mint span names.
+        # Keycloak's span names are its JAX-RS route templates (seen on 26.7.3:
+        # "POST /realms/{realm}/protocol/{protocol}/token"): one name per endpoint, not per
+        # realm. Unknown paths share one name, so no request can mint span names.
         prefix = f"{self.auth_path}/realms/{self.issuer.realm.name}"
         rest = path[len(prefix):] if path.startswith(prefix) else None
         if rest is None or (rest.lstrip("/") not in _ENDPOINTS
                             and rest.lstrip("/") not in BROWSER_PATHS):
             return "unmatched"
+        rest = rest.replace("/protocol/openid-connect/", "/protocol/{protocol}/", 1)
         return f"{self.auth_path}/realms/{{realm}}{rest}"
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
