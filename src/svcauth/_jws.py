@@ -123,20 +123,26 @@ def _ecdsa(
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
     def verify(key: ec.EllipticCurvePublicKey, data: bytes, sig: bytes) -> bool:
-        # JOSE signatures are fixed-width r || s (RFC 7518 §3.4); anything else is invalid.
-        if len(sig) != 2 * size:
-            return False
-        r = int.from_bytes(sig[:size], "big")
-        s = int.from_bytes(sig[size:], "big")
-        if r == 0 or s == 0:
-            return False
-        try:
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(h()))
-        except InvalidSignature:
-            return False
-        return True
+        return ecdsa_jose_verify(key.verify, ec.ECDSA(h()), size, data, sig)
 
     return sign, verify
+
+
+def ecdsa_jose_verify(verify: Callable[[bytes, bytes, ec.ECDSA], None], scheme: ec.ECDSA,
+                      size: int, data: bytes, sig: bytes) -> bool:
+    """Check a JOSE ECDSA signature with a key's ``verify``: fixed-width ``r || s`` of
+    ``2 * size`` bytes (RFC 7518 §3.4), neither zero; anything else is invalid."""
+    if len(sig) != 2 * size:
+        return False
+    r = int.from_bytes(sig[:size], "big")
+    s = int.from_bytes(sig[size:], "big")
+    if r == 0 or s == 0:
+        return False
+    try:
+        verify(encode_dss_signature(r, s), data, scheme)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def _eddsa() -> tuple[Callable[..., bytes], Callable[..., bool]]:

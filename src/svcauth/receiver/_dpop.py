@@ -35,10 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .._errors import (
     ConfigurationError,
@@ -47,7 +45,7 @@ from .._errors import (
     UseDPoPNonceError,
 )
 from .._jwk import key_from_jwk, thumbprint
-from .._jws import ALGORITHMS, Algorithm
+from .._jws import ALGORITHMS, Algorithm, ecdsa_jose_verify
 from .._jws import PublicKey as _PublicKey
 from ._compact import json_object, segment
 from ._dpop_state import DPoPNonces, ReplayCache
@@ -185,18 +183,7 @@ def _checker(algorithm: Algorithm, key: _PublicKey) -> Callable[[bytes, bytes], 
     verify = key.verify
 
     def check(data: bytes, sig: bytes) -> bool:
-        # JOSE signatures are fixed-width r || s (RFC 7518 §3.4); anything else is invalid.
-        if len(sig) != 2 * size:
-            return False
-        r = int.from_bytes(sig[:size], "big")
-        s = int.from_bytes(sig[size:], "big")
-        if r == 0 or s == 0:
-            return False
-        try:
-            verify(encode_dss_signature(r, s), data, scheme)
-        except InvalidSignature:
-            return False
-        return True
+        return ecdsa_jose_verify(verify, scheme, size, data, sig)
 
     return check
 
