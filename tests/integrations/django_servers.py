@@ -3,20 +3,13 @@ each on a free port, with or without ``ServiceAuthMiddleware``."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import django_site
 from django.test import override_settings
-from integration_kit import uvicorn_server
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
+from integration_kit import uvicorn_server, wsgi_server
 
 
 def _handler(kind: str, middleware: bool) -> Any:
@@ -26,20 +19,6 @@ def _handler(kind: str, middleware: bool) -> Any:
 
     with override_settings(MIDDLEWARE=django_site.MIDDLEWARE if middleware else []):
         return WSGIHandler() if kind == "wsgi" else ASGIHandler()
-
-
-@contextmanager
-def wsgi_server(app: Any) -> Iterator[str]:
-    """Serve the WSGI ``app`` with wsgiref in a thread; yields the base URL."""
-    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -168,6 +169,25 @@ def secrets_in(text: str) -> list[str]:
     fragments = [token()[-12:], token(key=attacker_key())[-12:],
                  token(claims(exp=NOW - 31))[-12:], token(claims("reporting-job"))[-12:]]
     return [f for f in fragments if f in text]
+
+
+class _QuietWSGI(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def wsgi_server(app: Any) -> Iterator[str]:
+    """Serve the WSGI ``app`` with wsgiref in a thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietWSGI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 @contextmanager

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
 from flask import Flask, g
-from integration_kit import CASES, Case, check, make_guard, secrets_in, token, unavailable_guard
+from integration_kit import (
+    CASES,
+    Case,
+    check,
+    make_guard,
+    secrets_in,
+    token,
+    unavailable_guard,
+    wsgi_server,
+)
 from werkzeug.datastructures import Headers
 
 from svcauth.flask import require_service
@@ -141,22 +148,10 @@ def test_flask_logs_nothing_of_a_token(caplog: pytest.LogCaptureFixture) -> None
     assert secrets_in(caplog.text) == []
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def wsgi_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, flask_app(), handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with wsgi_server(flask_app()) as url:
+        yield url
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
