@@ -9,11 +9,23 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench bench-load bench-broker soak fuzz clean venv up up-otel up-otel-keycloak
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# The installer: uv from PyPI, once per machine into a cache (a warm install of '.[all,test]'
+# takes ~4 s with it against ~40 s with pip; docs/decisions.md). pip's find-links are kept.
+UV_VERSION ?= 0.13.9
+UV_HOME ?= $(HOME)/.cache/svcauth/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+UV_FLAGS := --quiet $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+
+$(UV):
+	@echo "==> installing the installer (uv $(UV_VERSION) from PyPI) into $(UV_HOME)"
+	@mkdir -p $(dir $(UV_HOME))
+	@flock $(UV_HOME).lock sh -c 'test -x $(UV) || { $(PYTHON) -m venv $(UV_HOME) \
+	  && $(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }'
+
+$(STAMP): pyproject.toml | $(UV)
+	@test -x $(PY) || $(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
 	@echo "==> installing svcauth and its test/demo dependencies into $(VENV)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[all,test]'
+	@$(UV) pip install $(UV_FLAGS) --python $(PY) -e '.[all,test]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -48,7 +60,7 @@ bench: $(STAMP)
 
 FUZZ_SECONDS ?= 60
 fuzz: $(STAMP)
-	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check atheris
+	@$(PY) -c "import atheris" 2>/dev/null || $(UV) pip install $(UV_FLAGS) --python $(PY) atheris
 	$(PY) tests/fuzz/run_atheris.py all --seconds $(FUZZ_SECONDS)
 	$(PY) -m pytest tests/fuzz -p no:cacheprovider --hypothesis-profile=fuzz
 	$(PY) -m pytest tests/security/test_fuzz.py -p no:cacheprovider --hypothesis-profile=fuzz --timeout=1800
