@@ -10,14 +10,14 @@ acting service is ``azp``::
     who = policy.authorize(verifier.verify(token))
     who.user, who.client_id          # alice's id, "shop-api"
 
-Pure code, as the other policies: run on every request, never cached.
+Pure code, as the other policies: a ``Guard`` keeps its decision with the cached claims.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import ConfigurationError, ForbiddenError
 from ._policy import (
@@ -30,6 +30,7 @@ from ._policy import (
     _names,
     _role_names,
     _rule,
+    _Sealed,
     _str,
 )
 
@@ -54,7 +55,7 @@ class OnBehalfOfIdentity:
     """All verified claims."""
 
 
-class OnBehalfOfPolicy:
+class OnBehalfOfPolicy(_Sealed):
     """Who may call: a user token exchanged by an allowed service, with required roles.
 
     Refusals are ``ForbiddenError``: ``not_user_token`` (a service-account token, or no
@@ -63,6 +64,11 @@ class OnBehalfOfPolicy:
     ``insufficient_scope`` (``required`` names what is missing). ``allowed_clients`` is
     required: naming the services that may act for users is the point of the policy.
     """
+
+    pure: ClassVar[bool] = True
+    """Its decision is a function of the verified claims alone, so a ``Guard`` may keep it
+    with the cached claims (see :mod:`svcauth.receiver._guard`). A policy that reads
+    anything else (a clock, a database) leaves this out and runs on every request."""
 
     def __init__(
         self,
@@ -85,6 +91,7 @@ class OnBehalfOfPolicy:
         """Scopes the token must carry, all of them."""
         self.is_service_account = _rule(service_account_rule)
         """The rule telling a service-account token from a user token."""
+        self._seal()
 
     def __repr__(self) -> str:
         return (f"OnBehalfOfPolicy(allowed_clients={sorted(self.allowed_clients)!r}, "

@@ -1,8 +1,9 @@
 """Policies: from verified claims to an identity, or a 403 with a stable code. Pure code.
 
 ``ServicePolicy`` admits service-account tokens (machine callers); ``UserPolicy`` admits user
-tokens (a storefront's logged-in customer). Both run on every request: verification may be
-cached, authorization never is.
+tokens (a storefront's logged-in customer). Both are pure (a decision is a function of the
+verified claims alone), so a ``Guard`` keeps their decision with the cached claims; a
+refusal is never kept.
 
 Roles are named ``"<client>:<role>"`` for client roles (``resource_access``) and
 ``"realm:<role>"`` for realm roles (``realm_access``). A role is matched as the whole string,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import ConfigurationError, ForbiddenError
 from ._claims import Claims, roles_of, scopes_of
@@ -89,6 +90,21 @@ def _missing(required: frozenset[str], held: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(required - held))
 
 
+class _Sealed:
+    """Attributes fixed once ``__init__`` ends: a ``Guard`` keeps a pure policy's decisions
+    with the cached claims, so a policy changed in place would keep answering the old way.
+    Build a new policy (and ``Guard``) instead."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_sealed" in self.__dict__:
+            raise ConfigurationError(f"{type(self).__name__}.{name}: policies are immutable "
+                                     f"once built; build a new one")
+        object.__setattr__(self, name, value)
+
+    def _seal(self) -> None:
+        object.__setattr__(self, "_sealed", True)
+
+
 def _held(claims: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
     # Verified ``Claims`` derive their roles and scopes once (a cached token reuses them);
     # any other mapping is read afresh. The policy itself still runs on every request.
@@ -137,7 +153,7 @@ def _str(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
-class ServicePolicy:
+class ServicePolicy(_Sealed):
     """Who may call: service-account tokens only, optionally from allowed clients, holding
     required roles and scopes::
 
@@ -156,6 +172,11 @@ class ServicePolicy:
     """Keycloak's service-account rule."""
     RFC9068: ServiceAccountRule = staticmethod(rfc9068_service_account)
     """RFC 9068's service-account rule."""
+
+    pure: ClassVar[bool] = True
+    """Its decision is a function of the verified claims alone, so a ``Guard`` may keep it
+    with the cached claims (see :mod:`svcauth.receiver._guard`). A policy that reads
+    anything else (a clock, a database) leaves this out and runs on every request."""
 
     def __init__(
         self,
@@ -176,6 +197,7 @@ class ServicePolicy:
         """Scopes the caller must have been granted, all of them."""
         self.is_service_account = _rule(service_account_rule)
         """The rule telling a service-account token from a user token."""
+        self._seal()
 
     def __repr__(self) -> str:
         return (f"ServicePolicy(allowed_clients={self.allowed_clients!r}, "
@@ -197,13 +219,18 @@ class ServicePolicy:
                                scopes=scopes, claims=claims)
 
 
-class UserPolicy:
+class UserPolicy(_Sealed):
     """Who may call: user tokens only (service accounts refused with ``not_user_token``),
     issued to allowed clients (``unauthorized_client``), with required roles and scopes
     (``insufficient_scope``)::
 
         policy = UserPolicy(allowed_clients=("storefront",), required_roles={"realm:customer"})
     """
+
+    pure: ClassVar[bool] = True
+    """Its decision is a function of the verified claims alone, so a ``Guard`` may keep it
+    with the cached claims (see :mod:`svcauth.receiver._guard`). A policy that reads
+    anything else (a clock, a database) leaves this out and runs on every request."""
 
     def __init__(
         self,
@@ -221,6 +248,7 @@ class UserPolicy:
         """Scopes the token must carry, all of them."""
         self.is_service_account = _rule(service_account_rule)
         """The rule telling a service-account token from a user token."""
+        self._seal()
 
     def __repr__(self) -> str:
         return (f"UserPolicy(allowed_clients={self.allowed_clients!r}, "

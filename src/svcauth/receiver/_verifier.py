@@ -16,8 +16,9 @@ The order of checks, each cheaper than the next and none trusting what is not ye
 6. binding: a DPoP-bound token (``cnf.jkt``, or Keycloak's ``typ`` ``DPoP``) is refused by
    :meth:`Verifier.verify` (``dpop_bound_token``: it was sent as a bearer token);
    :meth:`Verifier.verify_dpop` wants one (``dpop_binding_missing``) and leaves the proof to
-   the ``Guard`` (:mod:`svcauth.receiver._dpop`). The two paths cache under different keys,
-   so a token verified for one is never a hit for the other.
+   the ``Guard`` (:mod:`svcauth.receiver._dpop`). The two paths cache under different keys
+   (the token, and ``("DPoP", token)``: no string equals a tuple), so a token verified for
+   one is never a hit for the other, however the caller spells it.
 
 Validated headers are remembered by their exact base64url text (Keycloak repeats the same
 header on every token), so the hot path decodes and parses only the payload.
@@ -54,7 +55,7 @@ __all__ = ["Verifier"]
 
 _HEADER_CACHE_SIZE = 256
 _DEFAULT: Any = object()
-_BOUND = "DPoP "  # cache-key prefix of tokens verified for the DPoP scheme
+_BOUND = "DPoP"  # cache key (_BOUND, token) of tokens verified for the DPoP scheme
 
 
 def _algorithms(algorithms: Sequence[str] | str) -> frozenset[str]:
@@ -224,7 +225,7 @@ class Verifier:
             check_token_type(payload, types)
         claims = Claims(payload, info.header, info.kid, info.alg)
         if self.cache is not None:
-            self.cache.put(_BOUND + token if bound else token, claims, exp, entry)
+            self.cache.put((_BOUND, token) if bound else token, claims, exp, entry)
         return claims
 
     def verify(self, token: str) -> Claims:
@@ -254,7 +255,7 @@ class Verifier:
         the binding on every request; only this verification is cached."""
         cache = self.cache
         if cache is not None and type(token) is str:
-            hit = cache.get(_BOUND + token)
+            hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
         return self._verify_uncached(token, True)
@@ -263,7 +264,7 @@ class Verifier:
         """Async twin of :meth:`verify_dpop`."""
         cache = self.cache
         if cache is not None and type(token) is str:
-            hit = cache.get(_BOUND + token)
+            hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
         info, payload, signature, signing_input = self._front(token)
