@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._errors import ConfigurationError, ForbiddenError
+from ..providers import KEYCLOAK, ProviderProfile, profile_named
 from ._policy import (
     INSUFFICIENT_SCOPE,
     NOT_USER_TOKEN,
@@ -76,8 +77,11 @@ class OnBehalfOfPolicy(_Sealed):
         allowed_clients: Collection[str],
         required_roles: Collection[str] = (),
         required_scopes: Collection[str] = (),
-        service_account_rule: str | ServiceAccountRule = "keycloak",
+        service_account_rule: str | ServiceAccountRule | None = None,
+        profile: ProviderProfile | str = KEYCLOAK,
     ) -> None:
+        self.profile = profile_named(profile)
+        """The provider's token conventions (:mod:`svcauth.providers`)."""
         clients = _names(allowed_clients, "allowed_clients")
         if not clients:
             raise ConfigurationError("OnBehalfOfPolicy allowed_clients: expected the client "
@@ -89,7 +93,7 @@ class OnBehalfOfPolicy(_Sealed):
         """Roles the token must carry, all of them."""
         self.required_scopes = _names(required_scopes, "required_scopes") or frozenset()
         """Scopes the token must carry, all of them."""
-        self.is_service_account = _rule(service_account_rule)
+        self.is_service_account = _rule(service_account_rule, self.profile)
         """The rule telling a service-account token from a user token."""
         self._seal()
 
@@ -105,7 +109,7 @@ class OnBehalfOfPolicy(_Sealed):
         client_id = _str(claims.get("azp"))
         if client_id is None or client_id not in self.allowed_clients:
             raise ForbiddenError(UNAUTHORIZED_SERVICE, code="unauthorized_service")
-        roles, scopes = _held(claims)
+        roles, scopes = _held(claims, self.profile)
         missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
         if missing:
             raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)
