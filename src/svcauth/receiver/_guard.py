@@ -40,6 +40,7 @@ from .._errors import (
     InvalidTokenError,
     MissingTokenError,
     SvcAuthError,
+    http_status,
 )
 from .._telemetry import _tally
 from .._telemetry._audit import audit as _audit_line
@@ -324,7 +325,7 @@ class Guard(Generic[_I]):
     def _record_refusal(self, exc: SvcAuthError, endpoint: str | None,
                         claims: Any = None) -> None:
         # A policy refusal comes after verification: the verified azp names the caller.
-        status = int(getattr(exc, "status", 503))
+        status = http_status(exc)
         _tally.refusals[(exc.code, status)] += 1
         client_id = _client_id(exc) or _verified_caller(claims)
         self._record(AuthDecision(False, exc.code, status, client_id, endpoint))

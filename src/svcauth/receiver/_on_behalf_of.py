@@ -22,9 +22,6 @@ from typing import Any, ClassVar
 from .._errors import ConfigurationError, ForbiddenError
 from ..providers import KEYCLOAK, ProviderProfile, profile_named
 from ._policy import (
-    INSUFFICIENT_SCOPE,
-    NOT_USER_TOKEN,
-    UNAUTHORIZED_SERVICE,
     ServiceAccountRule,
     _held,
     _missing,
@@ -34,6 +31,7 @@ from ._policy import (
     _Sealed,
     _str,
 )
+from ._texts import INSUFFICIENT_SCOPE, NOT_USER_TOKEN, UNAUTHORIZED_SERVICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,13 @@ from ..providers import (
     scopes_of,
 )
 from ._claims import Claims, roles_of
+from ._texts import (
+    INSUFFICIENT_SCOPE,
+    NOT_SERVICE_ACCOUNT,
+    NOT_USER_TOKEN,
+    UNAUTHORIZED_CLIENT,
+    UNAUTHORIZED_SERVICE,
+)
 
 __all__ = [
     "ServiceIdentity",
@@ -39,11 +46,6 @@ __all__ = [
     "roles_of",
 ]
 
-NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
-NOT_USER_TOKEN = "This endpoint only accepts user tokens"
-UNAUTHORIZED_SERVICE = "Unauthorized service"
-UNAUTHORIZED_CLIENT = "Unauthorized client"
-INSUFFICIENT_SCOPE = "Insufficient scope"
 
 ServiceAccountRule = Callable[[Mapping[str, Any]], bool]
 
