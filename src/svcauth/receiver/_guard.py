@@ -101,6 +101,9 @@ def _verified_caller(claims: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_MISS: Any = object()  # the cached path has no answer: take the full one
+
+
 class _BoundHit:
     """A memoised decision on a DPoP-bound token: the proof is still checked per request."""
 
@@ -208,16 +211,11 @@ class Guard(Generic[_I]):
         headers) is needed when :attr:`wants_request`.
         Blocking (a JWKS fetch may happen): async code calls :meth:`aauthenticate`.
         """
+        served = self._serve_cached(authorization, query_token, request, endpoint)
+        if served is not _MISS:
+            return served  # type: ignore[no-any-return]
         claims = None
         try:
-            hit = self._cached(authorization, query_token)
-            if hit is not None:
-                if type(hit) is _BoundHit:  # a DPoP token: its proof, every request
-                    claims = hit.claims
-                    self._check_proof(claims, hit.token, request)
-                    hit = hit.identity
-                self._allowed(hit, endpoint)
-                return hit  # type: ignore[no-any-return]
             bound, token = self._token(authorization, query_token)
             if bound:
                 claims = self.verifier.verify_dpop(token)  # type: ignore[attr-defined]
@@ -238,16 +236,11 @@ class Guard(Generic[_I]):
         endpoint: str | None = None, request: RequestInfo | None = None,
     ) -> _I:
         """Async twin of :meth:`authenticate`; never blocks the event loop."""
+        served = self._serve_cached(authorization, query_token, request, endpoint)
+        if served is not _MISS:
+            return served  # type: ignore[no-any-return]
         claims = None
         try:
-            hit = self._cached(authorization, query_token)
-            if hit is not None:
-                if type(hit) is _BoundHit:  # a DPoP token: its proof, every request
-                    claims = hit.claims
-                    self._check_proof(claims, hit.token, request)
-                    hit = hit.identity
-                self._allowed(hit, endpoint)
-                return hit  # type: ignore[no-any-return]
             bound, token = self._token(authorization, query_token)
             if bound:
                 claims = await self.verifier.averify_dpop(token)  # type: ignore[attr-defined]
@@ -269,6 +262,27 @@ class Guard(Generic[_I]):
         if self.dpop is None:
             return False, parse_authorization(authorization, query_token=query_token)
         return self._dpop_token(authorization, query_token)
+
+    def _serve_cached(self, authorization: str | Sequence[str] | None, query_token: bool,
+                      request: RequestInfo | None, endpoint: str | None) -> Any:
+        """The cached path: the memoised identity (a DPoP token's proof checked first), or
+        ``_MISS`` for the full path. Fails closed and audits as the full path does."""
+        claims = None
+        try:
+            hit = self._cached(authorization, query_token)
+            if hit is None:
+                return _MISS
+            if type(hit) is _BoundHit:  # a DPoP token: its proof, every request
+                claims = hit.claims
+                self._check_proof(claims, hit.token, request)
+                hit = hit.identity
+        except SvcAuthError as exc:
+            self._record_refusal(exc, endpoint, claims)
+            raise
+        except Exception as exc:
+            raise self._unexpected(exc, endpoint) from None
+        self._allowed(hit, endpoint)
+        return hit
 
     def _cached(self, authorization: str | Sequence[str] | None, query_token: bool) -> Any:
         """The memoised decision for a plain ``Bearer <token>`` (the identity) or ``DPoP
