@@ -95,12 +95,22 @@ class VerifiedTokenCache:
 
     def get(self, token: CacheKey) -> Claims | None:
         """The cached claims for ``token``, or ``None``."""
-        entry = self._live(token)
-        if entry is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return entry.claims
+        # ``_live`` written out: this is the verifier's hit path, one call less.
+        entry = self._data.get(token)
+        if entry is not None:
+            key = entry.key
+            if entry.until > self.clock() and (key is None or key.alive):
+                self.hits += 1
+                try:  # noqa: SIM105 - contextlib.suppress costs 0.4 µs per hit, this 0.03
+                    self._data.move_to_end(token)
+                except KeyError:  # evicted by another thread meanwhile: the answer stands
+                    pass
+                return entry.claims
+            with self._lock:
+                if self._data.get(token) is entry:
+                    del self._data[token]
+        self.misses += 1
+        return None
 
     def decided(self, token: CacheKey, policy: object) -> object | None:
         """What ``policy`` decided on ``token``'s cached claims (recorded with :meth:`decide`),
