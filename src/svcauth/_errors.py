@@ -62,6 +62,7 @@ __all__ = [
     "TokenError",
     "TokenTransportError",
     "UseDPoPNonceError",
+    "http_status",
 ]
 
 # RFC 6749 §5.2 errors that no retry can fix: the request itself is wrong.
@@ -220,3 +221,10 @@ class ForbiddenError(AuthError):
     ) -> None:
         super().__init__(message, code=code)
         self.required = required
+
+
+def http_status(error: SvcAuthError) -> int:
+    """The HTTP status a receiver answers ``error`` with, decided here only: an
+    ``AuthError``'s own ``status`` (400, 401, 403), and 503 for anything else (the key set
+    or the provider cannot be had: the receiver's fault, the caller should retry)."""
+    return error.status if isinstance(error, AuthError) else 503

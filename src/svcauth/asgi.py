@@ -16,10 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from ._errors import SvcAuthError
-from .receiver._bearer import authorization_values, has_query_token
 from .receiver._guard import Guard
-from .receiver._request import request_from_scope
 from .receiver._rfc6750 import refusal_for
+from .receiver._scope import authenticate_scope
 
 __all__ = ["ServiceAuthMiddleware"]
 
@@ -55,14 +54,8 @@ class ServiceAuthMiddleware:
         if kind not in ("http", "websocket") or scope.get("path") in self.exclude_paths:
             await self.app(scope, receive, send)
             return
-        guard = self.guard
         try:
-            identity = await guard.aauthenticate(
-                authorization_values(scope.get("headers", ())),
-                query_token=has_query_token(scope.get("query_string", b"")),
-                endpoint=f"{scope.get('method', 'WEBSOCKET')} {scope.get('path', '')}",
-                request=request_from_scope(scope, guard.dpop) if guard.dpop else None,
-            )
+            identity = await authenticate_scope(self.guard, scope)
         except SvcAuthError as error:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})

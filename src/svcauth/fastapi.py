@@ -36,11 +36,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without fastapi 
     ) from exc
 
 from ._errors import SvcAuthError
-from .receiver._bearer import authorization_values, has_query_token, url_path
 from .receiver._dpop import DPoPSettings
 from .receiver._guard import Guard
-from .receiver._request import request_from_scope
 from .receiver._rfc6750 import refusal_for
+from .receiver._scope import authenticate_scope
 
 __all__ = ["AuthRefused", "ServiceAuth", "install_error_handlers"]
 
@@ -88,15 +87,9 @@ class ServiceAuth(SecurityBase, Generic[_I]):
     async def __call__(self, request: HTTPConnection) -> Any:
         """The guard's identity for this request, or :class:`AuthRefused`."""
         # Straight from the ASGI scope: no Headers, QueryParams or URL object per request.
-        scope = request.scope
         guard = self.guard
         try:
-            return await guard.aauthenticate(
-                authorization_values(scope["headers"]),
-                query_token=has_query_token(scope.get("query_string", b"")),
-                endpoint=f"{scope.get('method', 'WEBSOCKET')} {url_path(scope)}",
-                request=request_from_scope(scope, guard.dpop) if guard.dpop else None,
-            )
+            return await authenticate_scope(guard, request.scope)
         except SvcAuthError as error:
             self._check_handler(request)
             raise AuthRefused(error, realm=guard.realm, dpop=guard.dpop) from None

@@ -37,11 +37,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without starlett
     ) from exc
 
 from ._errors import MissingTokenError, SvcAuthError
-from .receiver._bearer import authorization_values, has_query_token, url_path
 from .receiver._dpop import DPoPSettings
 from .receiver._guard import Guard
-from .receiver._request import request_from_scope
 from .receiver._rfc6750 import refusal_for
+from .receiver._scope import authenticate_scope
 
 __all__ = ["ServiceAuthBackend", "ServiceAuthenticationError", "ServiceUser", "on_error"]
 
@@ -116,12 +115,7 @@ class ServiceAuthBackend(AuthenticationBackend):
             return None
         guard = self.guard
         try:
-            identity = await guard.aauthenticate(
-                authorization_values(scope["headers"]),
-                query_token=has_query_token(scope.get("query_string", b"")),
-                endpoint=f"{scope.get('method', 'WEBSOCKET')} {url_path(scope)}",
-                request=request_from_scope(scope, guard.dpop) if guard.dpop else None,
-            )
+            identity = await authenticate_scope(guard, scope)
         except MissingTokenError as error:
             if self.allow_anonymous:
                 return None

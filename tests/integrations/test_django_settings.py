@@ -32,7 +32,7 @@ def test_environment_alone_gives_the_keycloak_realm_and_every_default() -> None:
         issuer=ISSUER, jwks_uri=ISSUER + "/protocol/openid-connect/certs",
         audience=("notification-service",), algorithms=("RS256",), leeway=30.0,
         www_authenticate_realm="techstore", allowed_clients=None, required_roles=(),
-        required_scopes=(), user_allowed_clients=("storefront",), exclude_paths=("/healthz",),
+        required_scopes=(), user_allowed_clients=(), exclude_paths=("/healthz",),
         include_code=False, allow_anonymous=False)
 
 
@@ -99,6 +99,7 @@ def test_guards_are_built_from_settings_and_env_and_rebuilt_when_settings_change
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     with override_settings(SVCAUTH={"ALLOWED_CLIENTS": ["shop-api"],
+                                    "USER_ALLOWED_CLIENTS": ["storefront"],
                                     "REQUIRED_ROLES": ["notification-service:notifications:send"]}):
         guard, users = service_guard(), user_guard()
         assert service_guard() is guard  # cached
@@ -140,3 +141,12 @@ def test_the_system_check_reports_settings_that_cannot_build_a_guard(
         errors = check_settings()
     assert [error.id for error in errors] == ["svcauth.E001"]
     assert "AUDIANCE" in errors[0].msg
+
+
+def test_the_user_guard_names_no_application_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    with override_settings(SVCAUTH={}), pytest.raises(ConfigurationError) as refused:
+        user_guard()
+    assert refused.value.code == "config_missing"
+    assert "USER_ALLOWED_CLIENTS" in refused.value.message

@@ -21,6 +21,7 @@ from svcauth.caller import (
     ClientSecretBasic,
     ClientSecretPost,
 )
+from svcauth.providers import RFC9068
 from svcauth.receiver import RemoteKeySet, ServicePolicy, Verifier
 
 RFC9068_POLICY = ServicePolicy(allowed_clients={"shop-api", "reporting-job"},
@@ -136,3 +137,21 @@ def test_provider_signs_with_its_own_key_only(oidc_provider: OidcProvider) -> No
     jwks = httpx.get(f"{oidc_provider.issuer}/jwks", timeout=10).json()
     assert [(k["kty"], k["alg"], k["use"]) for k in jwks["keys"]] == [("RSA", "RS256", "sig")]
     assert all("d" not in k for k in jwks["keys"])  # only the public part is published
+
+
+def test_an_rfc9068_token_passes_the_generic_profile_without_extra_options(
+        oidc_provider: OidcProvider, verifier: Verifier) -> None:
+    """svcauth.providers.RFC9068: no token_types, no service_account_rule, nothing else."""
+    generic = Verifier(issuer=oidc_provider.issuer, audience="notification-service",
+                       key_set=verifier.key_set, profile=RFC9068)
+    token = _fetch(oidc_provider, "reporting-job", _auth(oidc_provider, "reporting-job"),
+                   scope="notifications:send")
+    claims = generic.verify(token)
+    assert "azp" not in claims and "typ" not in claims
+    identity = ServicePolicy(allowed_clients={"reporting-job"}, profile=RFC9068,
+                             required_scopes={"notifications:send"}).authorize(claims)
+    assert (identity.client_id, identity.subject, identity.scopes) == (
+        "reporting-job", "reporting-job", frozenset({"notifications:send"}))
+    with pytest.raises(ForbiddenError) as refused:  # the same policy, another client
+        ServicePolicy(allowed_clients={"shop-api"}, profile=RFC9068).authorize(claims)
+    assert refused.value.code == "unauthorized_service"

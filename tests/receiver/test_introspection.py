@@ -129,3 +129,23 @@ async def test_async_introspection() -> None:
     assert (await verifier.averify("t")).client_id == "inventory-sync"
     assert (await verifier.averify("t")).client_id == "inventory-sync"
     assert len(provider.seen) == 1
+
+
+@pytest.mark.parametrize(("profile", "typ", "code"), [
+    ("keycloak", None, "token_type_invalid"),  # Keycloak's answers carry typ Bearer
+    ("keycloak", "Bearer", None),
+    ("rfc9068", None, None),                   # no typ claim in RFC 9068 answers
+    ("rfc9068", "ID", None),                   # not a claim this profile reads
+])
+def test_the_profile_decides_the_typ_rule_of_active_answers(profile: str, typ: str | None,
+                                                             code: str | None) -> None:
+    provider, verifier, _ = _setup(profile=profile)
+    provider.answer.pop("typ", None)
+    if typ is not None:
+        provider.answer["typ"] = typ
+    if code is None:
+        assert verifier.verify("t")["iss"] == ISSUER
+    else:
+        with pytest.raises(InvalidTokenError) as info:
+            verifier.verify("t")
+        assert info.value.code == code

@@ -138,7 +138,7 @@ USER_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str | None]] = [
                          ids=[c[0] for c in USER_CASES])
 def test_user_policy(name: str, options: dict[str, Any], overrides: dict[str, Any],
                      code: str | None) -> None:
-    policy = UserPolicy(**options)
+    policy = UserPolicy(**{"allowed_clients": ("storefront",), **options})
     claims = _user_claims(**overrides)
     if code is None:
         identity = policy.authorize(claims)

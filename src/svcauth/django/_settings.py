@@ -88,8 +88,9 @@ class DjangoAuthSettings:
     """Roles every service caller must hold (``REQUIRED_ROLES``, ``"<client>:<role>"``)."""
     required_scopes: tuple[str, ...] = ()
     """Scopes every service caller must have (``REQUIRED_SCOPES``)."""
-    user_allowed_clients: tuple[str, ...] | None = ("storefront",)
-    """Clients whose user tokens the user guard admits (``USER_ALLOWED_CLIENTS``)."""
+    user_allowed_clients: tuple[str, ...] | None = ()
+    """Clients whose user tokens the user guard admits (``USER_ALLOWED_CLIENTS``), ``None``
+    for any. No default: unset (``()``), the user guard refuses to be built."""
     exclude_paths: tuple[str, ...] = ("/healthz",)
     """Exact paths the middleware lets through unauthenticated (``EXCLUDE_PATHS``)."""
     include_code: bool = False
@@ -156,6 +157,10 @@ class DjangoAuthSettings:
 
     def user_policy(self) -> UserPolicy:
         """The user guard's policy."""
+        if self.user_allowed_clients == ():
+            raise ConfigurationError("SVCAUTH['USER_ALLOWED_CLIENTS'] is not set: expected the "
+                                     "applications whose user tokens are admitted (or None "
+                                     "for any)", code="config_missing")
         return UserPolicy(allowed_clients=self.user_allowed_clients)
 
 

@@ -265,10 +265,11 @@ class ServicePermission(BasePermission):  # type: ignore[misc]
 
 class UserPermission(ServicePermission):
     """DRF permission: the caller's token is a user token meeting a
-    :class:`~svcauth.receiver.UserPolicy` (default: issued to ``storefront``)."""
+    :class:`~svcauth.receiver.UserPolicy`."""
 
-    allowed_clients: ClassVar[Collection[str] | None] = ("storefront",)
-    """Clients (``azp``) whose user tokens are admitted, ``None`` for any."""
+    allowed_clients: ClassVar[Collection[str] | None] = None
+    """Clients (``azp``) whose user tokens are admitted; ``None`` (the default) adds no
+    filter to the one the user guard applied (``USER_ALLOWED_CLIENTS``)."""
 
     @classmethod
     def make_policy(cls, allowed_clients: Collection[str] | None, required_roles: Collection[str],

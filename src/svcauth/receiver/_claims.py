@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..providers._roles import keycloak_roles as roles_of
+from ..providers._roles import scopes_of
+
 __all__ = ["Claims", "roles_of", "scopes_of"]
 
 
@@ -122,43 +125,9 @@ class Claims(Mapping[str, Any]):
 
     @property
     def roles(self) -> frozenset[str]:
-        """``realm:<role>`` and ``<client>:<role>`` names (see :func:`roles_of`)."""
+        """Keycloak's ``realm:<role>`` and ``<client>:<role>`` names (see :func:`roles_of`);
+        a policy with another profile reads the profile's own ``roles``."""
         roles = self._roles
         if roles is None:
             roles = self._roles = roles_of(self._payload)
         return roles
-
-
-def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
-    """Scopes from ``scope`` (RFC 8693/9068, a space-separated string) or ``scp`` (a list)."""
-    scope = payload.get("scope")
-    if type(scope) is str:
-        return frozenset(scope.split())
-    scp = payload.get("scp")
-    if type(scp) is list:
-        return frozenset(s for s in scp if type(s) is str)
-    if type(scp) is str:
-        return frozenset(scp.split())
-    return frozenset()
-
-
-def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """``realm:<role>`` for realm roles and ``<client>:<role>`` for client roles.
-
-    A requirement is split at its first colon, so only names that split back the same way
-    are listed: roles of a client called ``realm`` or whose id holds a colon are left out.
-    Otherwise client ``a:b`` with role ``c`` would spell ``a:b:c``, the same string as client
-    ``a``'s role ``b:c``, and a client named ``realm`` could spell any realm role.
-    """
-    roles: set[str] = set()
-    realm = claims.get("realm_access")
-    if isinstance(realm, Mapping) and isinstance(realm.get("roles"), list):
-        roles.update(f"realm:{r}" for r in realm["roles"] if type(r) is str)
-    resources = claims.get("resource_access")
-    if isinstance(resources, Mapping):
-        for client, access in resources.items():
-            if type(client) is not str or client == "realm" or ":" in client:
-                continue
-            if isinstance(access, Mapping) and isinstance(access.get("roles"), list):
-                roles.update(f"{client}:{r}" for r in access["roles"] if type(r) is str)
-    return frozenset(roles)

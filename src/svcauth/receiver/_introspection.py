@@ -28,6 +28,7 @@ import httpx
 from .._discovery import adiscover, discover
 from .._errors import ConfigurationError, KeySetUnavailableError
 from .._flow import Call, Flow, HttpAnswer, HttpRequest, json_object, run_async, run_sync
+from ..providers import FROM_PROFILE, KEYCLOAK, ProviderProfile, profile_named
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._compact import check_audience, check_issuer, check_times, check_token_type, invalid
@@ -88,7 +89,8 @@ class IntrospectionVerifier:
         client_id: str,
         client_secret: str,
         audience: str | Sequence[str] | None = _REQUIRED,
-        token_types: Sequence[str] | None = ("Bearer",),
+        token_types: Sequence[str] | None = FROM_PROFILE,
+        profile: ProviderProfile | str = KEYCLOAK,
         ttl: float = 30.0,
         maxsize: int = 10_000,
         timeout: float = 5.0,
@@ -122,8 +124,13 @@ class IntrospectionVerifier:
                           if audience is not None else None)
         """Accepted audiences, or ``None`` (explicit opt-out, logged) to leave the audience to
         the provider."""
+        self.profile = profile_named(profile)
+        """The provider's token conventions (:mod:`svcauth.providers`)."""
+        if token_types is FROM_PROFILE:
+            token_types = self.profile.token_types
         self.token_types = frozenset(token_types) if token_types is not None else None
-        """Accepted Keycloak ``typ`` values, or ``None``."""
+        """Accepted ``typ`` values of an active answer (the profile's unless given: Keycloak
+        ``Bearer``; RFC 9068 none), or ``None``."""
         self.timeout = timeout
         """Deadline of one introspection call, in seconds."""
         self.leeway = leeway

@@ -10,28 +10,28 @@ acting service is ``azp``::
     who = policy.authorize(verifier.verify(token))
     who.user, who.client_id          # alice's id, "shop-api"
 
-Pure code, as the other policies: run on every request, never cached.
+Pure code, as the other policies: a ``Guard`` keeps its decision with the cached claims.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import ConfigurationError, ForbiddenError
+from ..providers import KEYCLOAK, ProviderProfile, profile_named
 from ._policy import (
-    INSUFFICIENT_SCOPE,
-    NOT_USER_TOKEN,
-    UNAUTHORIZED_SERVICE,
     ServiceAccountRule,
     _held,
     _missing,
     _names,
     _role_names,
     _rule,
+    _Sealed,
     _str,
 )
+from ._texts import INSUFFICIENT_SCOPE, NOT_USER_TOKEN, UNAUTHORIZED_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class OnBehalfOfIdentity:
     """All verified claims."""
 
 
-class OnBehalfOfPolicy:
+class OnBehalfOfPolicy(_Sealed):
     """Who may call: a user token exchanged by an allowed service, with required roles.
 
     Refusals are ``ForbiddenError``: ``not_user_token`` (a service-account token, or no
@@ -64,14 +64,22 @@ class OnBehalfOfPolicy:
     required: naming the services that may act for users is the point of the policy.
     """
 
+    pure: ClassVar[bool] = True
+    """Its decision is a function of the verified claims alone, so a ``Guard`` may keep it
+    with the cached claims (see :mod:`svcauth.receiver._guard`). A policy that reads
+    anything else (a clock, a database) leaves this out and runs on every request."""
+
     def __init__(
         self,
         *,
         allowed_clients: Collection[str],
         required_roles: Collection[str] = (),
         required_scopes: Collection[str] = (),
-        service_account_rule: str | ServiceAccountRule = "keycloak",
+        service_account_rule: str | ServiceAccountRule | None = None,
+        profile: ProviderProfile | str = KEYCLOAK,
     ) -> None:
+        self.profile = profile_named(profile)
+        """The provider's token conventions (:mod:`svcauth.providers`)."""
         clients = _names(allowed_clients, "allowed_clients")
         if not clients:
             raise ConfigurationError("OnBehalfOfPolicy allowed_clients: expected the client "
@@ -83,8 +91,9 @@ class OnBehalfOfPolicy:
         """Roles the token must carry, all of them."""
         self.required_scopes = _names(required_scopes, "required_scopes") or frozenset()
         """Scopes the token must carry, all of them."""
-        self.is_service_account = _rule(service_account_rule)
+        self.is_service_account = _rule(service_account_rule, self.profile)
         """The rule telling a service-account token from a user token."""
+        self._seal()
 
     def __repr__(self) -> str:
         return (f"OnBehalfOfPolicy(allowed_clients={sorted(self.allowed_clients)!r}, "
@@ -98,7 +107,7 @@ class OnBehalfOfPolicy:
         client_id = _str(claims.get("azp"))
         if client_id is None or client_id not in self.allowed_clients:
             raise ForbiddenError(UNAUTHORIZED_SERVICE, code="unauthorized_service")
-        roles, scopes = _held(claims)
+        roles, scopes = _held(claims, self.profile)
         missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
         if missing:
             raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)

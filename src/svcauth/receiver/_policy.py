@@ -1,8 +1,9 @@
 """Policies: from verified claims to an identity, or a 403 with a stable code. Pure code.
 
 ``ServicePolicy`` admits service-account tokens (machine callers); ``UserPolicy`` admits user
-tokens (a storefront's logged-in customer). Both run on every request: verification may be
-cached, authorization never is.
+tokens (a storefront's logged-in customer). Both are pure (a decision is a function of the
+verified claims alone), so a ``Guard`` keeps their decision with the cached claims; a
+refusal is never kept.
 
 Roles are named ``"<client>:<role>"`` for client roles (``resource_access``) and
 ``"realm:<role>"`` for realm roles (``realm_access``). A role is matched as the whole string,
@@ -14,10 +15,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .._errors import ConfigurationError, ForbiddenError
-from ._claims import Claims, roles_of, scopes_of
+from ..providers import KEYCLOAK as KEYCLOAK_PROFILE
+from ..providers import (
+    ProviderProfile,
+    keycloak_roles,
+    keycloak_service_account,
+    profile_named,
+    rfc9068_service_account,
+    scopes_of,
+)
+from ._claims import Claims, roles_of
+from ._texts import (
+    INSUFFICIENT_SCOPE,
+    NOT_SERVICE_ACCOUNT,
+    NOT_USER_TOKEN,
+    UNAUTHORIZED_CLIENT,
+    UNAUTHORIZED_SERVICE,
+)
 
 __all__ = [
     "ServiceIdentity",
@@ -29,25 +46,8 @@ __all__ = [
     "roles_of",
 ]
 
-NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
-NOT_USER_TOKEN = "This endpoint only accepts user tokens"
-UNAUTHORIZED_SERVICE = "Unauthorized service"
-UNAUTHORIZED_CLIENT = "Unauthorized client"
-INSUFFICIENT_SCOPE = "Insufficient scope"
 
 ServiceAccountRule = Callable[[Mapping[str, Any]], bool]
-
-
-def keycloak_service_account(claims: Mapping[str, Any]) -> bool:
-    """Keycloak: a service-account token carries ``client_id`` equal to ``azp``."""
-    client_id = claims.get("client_id")
-    return type(client_id) is str and bool(client_id) and client_id == claims.get("azp")
-
-
-def rfc9068_service_account(claims: Mapping[str, Any]) -> bool:
-    """RFC 9068 §2.2: in a client-credentials token ``sub`` is the ``client_id``."""
-    client_id = claims.get("client_id")
-    return type(client_id) is str and bool(client_id) and client_id == claims.get("sub")
 
 
 _RULES: dict[str, ServiceAccountRule] = {
@@ -55,7 +55,9 @@ _RULES: dict[str, ServiceAccountRule] = {
 }
 
 
-def _rule(rule: str | ServiceAccountRule) -> ServiceAccountRule:
+def _rule(rule: str | ServiceAccountRule | None, profile: ProviderProfile) -> ServiceAccountRule:
+    if rule is None:
+        return profile.service_account
     if callable(rule):
         return rule
     if rule not in _RULES:
@@ -89,12 +91,30 @@ def _missing(required: frozenset[str], held: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(required - held))
 
 
-def _held(claims: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
-    # Verified ``Claims`` derive their roles and scopes once (a cached token reuses them);
-    # any other mapping is read afresh. The policy itself still runs on every request.
+class _Sealed:
+    """Attributes fixed once ``__init__`` ends: a ``Guard`` keeps a pure policy's decisions
+    with the cached claims, so a policy changed in place would keep answering the old way.
+    Build a new policy (and ``Guard``) instead."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_sealed" in self.__dict__:
+            raise ConfigurationError(f"{type(self).__name__}.{name}: policies are immutable "
+                                     f"once built; build a new one")
+        object.__setattr__(self, name, value)
+
+    def _seal(self) -> None:
+        object.__setattr__(self, "_sealed", True)
+
+
+def _held(claims: Mapping[str, Any],
+          profile: ProviderProfile = KEYCLOAK_PROFILE) -> tuple[frozenset[str], frozenset[str]]:
+    # Verified ``Claims`` derive Keycloak's roles and the scopes once per token; any other
+    # mapping, or another profile's layout, is read afresh (and a Guard keeps the decision).
     if type(claims) is Claims:
-        return claims.roles, claims.scopes
-    return roles_of(claims), scopes_of(claims)
+        roles = claims.roles if profile.roles is keycloak_roles else profile.roles(claims)
+        scopes = claims.scopes if profile.scopes is scopes_of else profile.scopes(claims)
+        return roles, scopes
+    return profile.roles(claims), profile.scopes(claims)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +157,7 @@ def _str(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
-class ServicePolicy:
+class ServicePolicy(_Sealed):
     """Who may call: service-account tokens only, optionally from allowed clients, holding
     required roles and scopes::
 
@@ -147,9 +167,11 @@ class ServicePolicy:
 
     Refusals are ``ForbiddenError`` with code ``not_service_account``,
     ``unauthorized_service`` or ``insufficient_scope`` (``required`` names what is missing).
-    ``service_account_rule`` is ``ServicePolicy.KEYCLOAK`` (the default, also spelled
-    ``"keycloak"``: ``client_id`` == ``azp``), ``ServicePolicy.RFC9068`` (``"rfc9068"``:
-    ``sub`` == ``client_id``) or any callable on the claims.
+    ``profile`` (:mod:`svcauth.providers`, default ``KEYCLOAK``) says how a service
+    account is told, which claim names the client and where roles and scopes live;
+    ``profile=RFC9068`` reads RFC 9068 tokens. ``service_account_rule`` overrides the
+    profile's rule: ``ServicePolicy.KEYCLOAK`` (``"keycloak"``: ``client_id`` == ``azp``),
+    ``ServicePolicy.RFC9068`` (``"rfc9068"``: ``sub`` == ``client_id``) or any callable.
     """
 
     KEYCLOAK: ServiceAccountRule = staticmethod(keycloak_service_account)
@@ -157,14 +179,22 @@ class ServicePolicy:
     RFC9068: ServiceAccountRule = staticmethod(rfc9068_service_account)
     """RFC 9068's service-account rule."""
 
+    pure: ClassVar[bool] = True
+    """Its decision is a function of the verified claims alone, so a ``Guard`` may keep it
+    with the cached claims (see :mod:`svcauth.receiver._guard`). A policy that reads
+    anything else (a clock, a database) leaves this out and runs on every request."""
+
     def __init__(
         self,
         *,
         allowed_clients: Collection[str] | None = None,
         required_roles: Collection[str] = (),
         required_scopes: Collection[str] = (),
-        service_account_rule: str | ServiceAccountRule = keycloak_service_account,
+        service_account_rule: str | ServiceAccountRule | None = None,
+        profile: ProviderProfile | str = KEYCLOAK_PROFILE,
     ) -> None:
+        self.profile = profile_named(profile)
+        """The provider's token conventions (:mod:`svcauth.providers`)."""
         self.allowed_clients = _names(allowed_clients, "allowed_clients")
         """Client ids admitted, or ``None`` for any service account."""
         if self.allowed_clients is not None and not self.allowed_clients:
@@ -174,8 +204,9 @@ class ServicePolicy:
         """Roles the caller must hold, all of them."""
         self.required_scopes = _names(required_scopes, "required_scopes") or frozenset()
         """Scopes the caller must have been granted, all of them."""
-        self.is_service_account = _rule(service_account_rule)
+        self.is_service_account = _rule(service_account_rule, self.profile)
         """The rule telling a service-account token from a user token."""
+        self._seal()
 
     def __repr__(self) -> str:
         return (f"ServicePolicy(allowed_clients={self.allowed_clients!r}, "
@@ -186,10 +217,10 @@ class ServicePolicy:
         """The caller's identity, or ``ForbiddenError``."""
         if not self.is_service_account(claims):
             raise ForbiddenError(NOT_SERVICE_ACCOUNT, code="not_service_account")
-        client_id = _str(claims.get("azp")) or _str(claims.get("client_id")) or ""
+        client_id = self.profile.client_id(claims) or ""
         if self.allowed_clients is not None and client_id not in self.allowed_clients:
             raise ForbiddenError(UNAUTHORIZED_SERVICE, code="unauthorized_service")
-        roles, scopes = _held(claims)
+        roles, scopes = _held(claims, self.profile)
         missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
         if missing:
             raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)
@@ -197,30 +228,43 @@ class ServicePolicy:
                                scopes=scopes, claims=claims)
 
 
-class UserPolicy:
+class UserPolicy(_Sealed):
     """Who may call: user tokens only (service accounts refused with ``not_user_token``),
     issued to allowed clients (``unauthorized_client``), with required roles and scopes
     (``insufficient_scope``)::
 
-        policy = UserPolicy(allowed_clients=("storefront",), required_roles={"realm:customer"})
+        policy = UserPolicy(allowed_clients={"web-shop"}, required_roles={"realm:customer"})
+
+    ``allowed_clients`` has no default: name the applications whose users may call, or pass
+    ``None`` for any. ``profile`` as for :class:`ServicePolicy`.
     """
+
+    pure: ClassVar[bool] = True
+    """Its decision is a function of the verified claims alone, so a ``Guard`` may keep it
+    with the cached claims (see :mod:`svcauth.receiver._guard`). A policy that reads
+    anything else (a clock, a database) leaves this out and runs on every request."""
 
     def __init__(
         self,
         *,
-        allowed_clients: Collection[str] | None = ("storefront",),
+        allowed_clients: Collection[str] | None,
         required_roles: Collection[str] = (),
         required_scopes: Collection[str] = (),
-        service_account_rule: str | ServiceAccountRule = "keycloak",
+        service_account_rule: str | ServiceAccountRule | None = None,
+        profile: ProviderProfile | str = KEYCLOAK_PROFILE,
     ) -> None:
+        self.profile = profile_named(profile)
+        """The provider's token conventions (:mod:`svcauth.providers`)."""
         self.allowed_clients = _names(allowed_clients, "allowed_clients")
-        """Clients (``azp``) whose user tokens are admitted, or ``None`` for any."""
+        """Clients (the profile's client-id claim, ``azp`` for Keycloak) whose user tokens
+        are admitted, or ``None`` for any."""
         self.required_roles = _role_names(required_roles)
         """Roles the user must hold, all of them."""
         self.required_scopes = _names(required_scopes, "required_scopes") or frozenset()
         """Scopes the token must carry, all of them."""
-        self.is_service_account = _rule(service_account_rule)
+        self.is_service_account = _rule(service_account_rule, self.profile)
         """The rule telling a service-account token from a user token."""
+        self._seal()
 
     def __repr__(self) -> str:
         return (f"UserPolicy(allowed_clients={self.allowed_clients!r}, "
@@ -231,10 +275,10 @@ class UserPolicy:
         subject = _str(claims.get("sub"))
         if self.is_service_account(claims) or not subject:
             raise ForbiddenError(NOT_USER_TOKEN, code="not_user_token")
-        client_id = _str(claims.get("azp"))
+        client_id = self.profile.client_id(claims)
         if self.allowed_clients is not None and client_id not in self.allowed_clients:
             raise ForbiddenError(UNAUTHORIZED_CLIENT, code="unauthorized_client")
-        roles, scopes = _held(claims)
+        roles, scopes = _held(claims, self.profile)
         missing = _missing(self.required_roles, roles) + _missing(self.required_scopes, scopes)
         if missing:
             raise ForbiddenError(INSUFFICIENT_SCOPE, code="insufficient_scope", required=missing)

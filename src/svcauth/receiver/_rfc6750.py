@@ -57,76 +57,29 @@ from .._errors import (
     MissingTokenError,
     SvcAuthError,
     UseDPoPNonceError,
+    http_status,
 )
 from ._dpop import DPoPSettings
+from ._texts import (
+    DESCRIPTIONS,
+    DPOP_NONCE_REQUIRED,
+    FORBIDDEN,
+    FORBIDDEN_MESSAGES,
+    GENERIC_DESCRIPTION,
+    INVALID_DPOP_PROOF,
+    INVALID_REQUEST,
+    INVALID_TOKEN,
+    NO_TOKEN,
+    TOKEN_EXPIRED,
+    UNAVAILABLE,
+)
 
 __all__ = ["Refusal", "quote_header_value", "refusal_for"]
 
-NO_TOKEN = "No token provided"
-TOKEN_EXPIRED = "Token expired"
-INVALID_TOKEN = "Invalid token"
-INVALID_REQUEST = "Invalid request"
-NOT_SERVICE_ACCOUNT = "This endpoint only accepts service account tokens"
-UNAUTHORIZED_SERVICE = "Unauthorized service"
-NOT_USER_TOKEN = "This endpoint only accepts user tokens"
-UNAUTHORIZED_CLIENT = "Unauthorized client"
-INSUFFICIENT_SCOPE = "Insufficient scope"
-FORBIDDEN = "Forbidden"
-UNAVAILABLE = "Authentication temporarily unavailable"
-INVALID_DPOP_PROOF = "Invalid DPoP proof"
-DPOP_NONCE_REQUIRED = "DPoP nonce required"
-
-_FORBIDDEN_MESSAGES: Mapping[str, str] = {
-    "not_service_account": NOT_SERVICE_ACCOUNT,
-    "not_user_token": NOT_USER_TOKEN,
-    "unauthorized_client": UNAUTHORIZED_CLIENT,
-    "unauthorized_service": UNAUTHORIZED_SERVICE,
-    "insufficient_scope": INSUFFICIENT_SCOPE,
-}
-
-# Fixed, safe error_description text per code; anything unlisted gets the generic line.
-_DESCRIPTIONS: Mapping[str, str] = {
-    "token_expired": "The access token expired",
-    "token_not_yet_valid": "The access token is not valid yet",
-    "iat_in_future": "The access token was issued in the future",
-    "signature_invalid": "The access token signature is invalid",
-    "key_not_found": "The access token was signed by an unknown key",
-    "alg_not_allowed": "The access token algorithm is not accepted",
-    "issuer_mismatch": "The access token was issued by another issuer",
-    "audience_mismatch": "The access token is meant for another audience",
-    "token_type_invalid": "The token is not an access token",
-    "token_too_large": "The access token is too large",
-    "token_malformed": "The access token is malformed",
-    "token_inactive": "The access token is no longer active",
-    "header_invalid": "The access token header is invalid",
-    "crit_unsupported": "The access token uses an unsupported critical extension",
-    "claim_invalid": "The access token has an invalid claim",
-    "authorization_repeated": "Several Authorization headers were sent",
-    "authorization_malformed": "The Authorization header is malformed",
-    "credentials_multiple": "Several credentials were sent",
-    "insufficient_scope": "The access token lacks a required role or scope",
-    "dpop_bound_token": "The access token is DPoP-bound and needs the DPoP scheme",
-    "dpop_binding_missing": "The access token is not DPoP-bound",
-    "dpop_proof_missing": "The DPoP proof is missing",
-    "dpop_proof_repeated": "Several DPoP proofs were sent",
-    "dpop_proof_malformed": "The DPoP proof is malformed",
-    "dpop_claims_invalid": "The DPoP proof lacks a required claim",
-    "dpop_jwk_missing": "The DPoP proof carries no key",
-    "dpop_typ_invalid": "The DPoP proof type is not dpop+jwt",
-    "dpop_alg_not_allowed": "The DPoP proof algorithm is not accepted",
-    "dpop_jwk_invalid": "The DPoP proof key is invalid",
-    "dpop_jwk_private": "The DPoP proof carries a private key",
-    "dpop_signature_invalid": "The DPoP proof signature is invalid",
-    "dpop_htm_mismatch": "The DPoP proof is for another HTTP method",
-    "dpop_htu_mismatch": "The DPoP proof is for another URL",
-    "dpop_iat_stale": "The DPoP proof is too old",
-    "dpop_iat_future": "The DPoP proof was issued in the future",
-    "dpop_replayed": "The DPoP proof was already used",
-    "dpop_ath_mismatch": "The DPoP proof is for another access token",
-    "dpop_jkt_mismatch": "The DPoP proof key is not the key the token is bound to",
-    "use_dpop_nonce": "The DPoP proof needs the server nonce",
-}
-_GENERIC_DESCRIPTION = "The access token is invalid"
+# The texts live in ``_texts`` (one place); the old names stay importable from here.
+_FORBIDDEN_MESSAGES = FORBIDDEN_MESSAGES
+_DESCRIPTIONS = DESCRIPTIONS
+_GENERIC_DESCRIPTION = GENERIC_DESCRIPTION
 
 DEFAULT_RETRY_AFTER = 30
 
@@ -214,15 +167,15 @@ def refusal_for(
     challenge: str | None
     extra: tuple[tuple[str, str], ...] = ()
     params: tuple[tuple[str, str], ...] = ()
+    status = http_status(error)
     if isinstance(error, MissingTokenError):
-        status, message = 401, NO_TOKEN
+        message = NO_TOKEN
         challenge = _challenge(realm)
     elif isinstance(error, InvalidRequestError):
-        status, message = 400, INVALID_REQUEST
+        message = INVALID_REQUEST
         params = (("error", "invalid_request"), ("error_description", description))
         challenge = _challenge(realm, params)
     elif isinstance(error, InvalidDPoPProofError):
-        status = 401
         kind = "use_dpop_nonce" if isinstance(error, UseDPoPNonceError) else "invalid_dpop_proof"
         params = (("error", kind), ("error_description", description))
         challenge = _challenge(realm, params, "DPoP")
@@ -232,7 +185,6 @@ def refusal_for(
         else:
             message = INVALID_DPOP_PROOF
     elif isinstance(error, ForbiddenError):
-        status = 403
         message = _FORBIDDEN_MESSAGES.get(code, FORBIDDEN)
         challenge = None
         if code == "insufficient_scope":
@@ -244,12 +196,11 @@ def refusal_for(
             challenge = _challenge(realm, params)
     elif isinstance(error, AuthError):
         # InvalidTokenError, and any other AuthError: the token is not accepted.
-        status = 401
         message = TOKEN_EXPIRED if code == "token_expired" else INVALID_TOKEN
         params = (("error", "invalid_token"), ("error_description", description))
         challenge = _challenge(realm, params)
     else:
-        status, message, challenge = 503, UNAVAILABLE, None
+        message, challenge = UNAVAILABLE, None
         extra = (("Retry-After", str(max(0, int(retry_after)))),)
     if dpop is not None and dpop.enabled and status != 503:
         challenge = _with_dpop(error, realm, challenge, params, dpop)

@@ -16,8 +16,9 @@ The order of checks, each cheaper than the next and none trusting what is not ye
 6. binding: a DPoP-bound token (``cnf.jkt``, or Keycloak's ``typ`` ``DPoP``) is refused by
    :meth:`Verifier.verify` (``dpop_bound_token``: it was sent as a bearer token);
    :meth:`Verifier.verify_dpop` wants one (``dpop_binding_missing``) and leaves the proof to
-   the ``Guard`` (:mod:`svcauth.receiver._dpop`). The two paths cache under different keys,
-   so a token verified for one is never a hit for the other.
+   the ``Guard`` (:mod:`svcauth.receiver._dpop`). The two paths cache under different keys
+   (the token, and ``("DPoP", token)``: no string equals a tuple), so a token verified for
+   one is never a hit for the other, however the caller spells it.
 
 Validated headers are remembered by their exact base64url text (Keycloak repeats the same
 header on every token), so the hot path decodes and parses only the payload.
@@ -34,6 +35,7 @@ from .._telemetry._records import acounted, counted, verification
 from .._telemetry._state import STATE as _TELEMETRY
 from .._telemetry._state import tracing
 from .._telemetry._tally import caches as _followed_caches
+from ..providers import FROM_PROFILE, KEYCLOAK, ProviderProfile, profile_named
 from ._cache import VerifiedTokenCache
 from ._claims import Claims
 from ._compact import (
@@ -54,7 +56,7 @@ __all__ = ["Verifier"]
 
 _HEADER_CACHE_SIZE = 256
 _DEFAULT: Any = object()
-_BOUND = "DPoP "  # cache-key prefix of tokens verified for the DPoP scheme
+_BOUND = "DPoP"  # cache key (_BOUND, token) of tokens verified for the DPoP scheme
 
 
 def _algorithms(algorithms: Sequence[str] | str) -> frozenset[str]:
@@ -94,8 +96,10 @@ class Verifier:
                             key_set=RemoteKeySet.from_discovery(ISSUER))
         claims = verifier.verify(token)
 
-    ``token_types`` are the accepted values of Keycloak's ``typ`` claim (``Bearer`` refuses
-    ID and refresh tokens); pass ``None`` for providers without it (RFC 9068 tokens).
+    ``profile`` (:mod:`svcauth.providers`, default ``KEYCLOAK``) decides the ``typ`` rules:
+    Keycloak's ``typ`` claim must be ``Bearer`` (ID and refresh tokens are refused);
+    ``profile=RFC9068`` wants header ``typ`` ``at+jwt`` and no claim. ``token_types``
+    overrides the profile's accepted claim values (``None``: no check).
     ``cache`` defaults to a fresh :class:`VerifiedTokenCache`; ``None`` turns caching off.
     """
 
@@ -108,7 +112,8 @@ class Verifier:
         algorithms: Sequence[str] | str = ("RS256",),
         leeway: float = 30.0,
         max_token_bytes: int = 8192,
-        token_types: Sequence[str] | None = ("Bearer",),
+        token_types: Sequence[str] | None = FROM_PROFILE,
+        profile: ProviderProfile | str = KEYCLOAK,
         clock: Callable[[], float] = time.time,
         cache: VerifiedTokenCache | None = _DEFAULT,
     ) -> None:
@@ -138,8 +143,16 @@ class Verifier:
         """Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
         self.max_token_bytes = max_token_bytes
         """Longer tokens are refused before any decoding."""
+        profile = profile_named(profile)
+        self.profile = profile
+        """The provider's token conventions (:mod:`svcauth.providers`)."""
+        if token_types is FROM_PROFILE:
+            token_types = profile.token_types
         self.token_types = frozenset(token_types) if token_types is not None else None
-        """Accepted Keycloak ``typ`` claim values, or ``None`` to skip the check."""
+        """Accepted ``typ`` claim values (Keycloak's ``Bearer``), or ``None`` to skip the
+        check; the profile's unless given."""
+        self._header_types = (frozenset(profile.header_types)
+                              if profile.header_types is not None else None)
         self._bound_types = (self.token_types | {"DPoP"}
                              if self.token_types is not None else None)
         self.clock = clock
@@ -193,6 +206,12 @@ class Verifier:
             if len(self._headers) >= _HEADER_CACHE_SIZE:
                 self._headers.clear()
             self._headers[h] = info
+        if self._header_types is not None:
+            typ = info.header.get("typ")
+            if type(typ) is not str or typ.lower() not in self._header_types:
+                raise invalid("header_invalid", f"header typ: expected one of "
+                              f"{sorted(self._header_types)} ({self.profile.name} profile), "
+                              f"found {'none' if typ is None else 'another'}")
         return info, payload, signature, raw[: len(h) + len(p) + 1]
 
     def _back(
@@ -224,7 +243,7 @@ class Verifier:
             check_token_type(payload, types)
         claims = Claims(payload, info.header, info.kid, info.alg)
         if self.cache is not None:
-            self.cache.put(_BOUND + token if bound else token, claims, exp, entry)
+            self.cache.put((_BOUND, token) if bound else token, claims, exp, entry)
         return claims
 
     def verify(self, token: str) -> Claims:
@@ -254,7 +273,7 @@ class Verifier:
         the binding on every request; only this verification is cached."""
         cache = self.cache
         if cache is not None and type(token) is str:
-            hit = cache.get(_BOUND + token)
+            hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
         return self._verify_uncached(token, True)
@@ -263,7 +282,7 @@ class Verifier:
         """Async twin of :meth:`verify_dpop`."""
         cache = self.cache
         if cache is not None and type(token) is str:
-            hit = cache.get(_BOUND + token)
+            hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
         info, payload, signature, signing_input = self._front(token)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..providers import FROM_PROFILE, KEYCLOAK, ProviderProfile
 from ._cache import VerifiedTokenCache
 from ._keyset import KeySet
 from ._verifier import Verifier
@@ -36,8 +37,11 @@ class VerifierConfig:
     """Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (0..300)."""
     max_token_bytes: int = 8192
     """Longer tokens are refused before any decoding (>= 64)."""
-    token_types: tuple[str, ...] | None = ("Bearer",)
-    """Accepted values of Keycloak's ``typ`` claim; ``None`` skips the check (RFC 9068)."""
+    token_types: tuple[str, ...] | None = FROM_PROFILE
+    """Accepted values of a ``typ`` claim; ``None`` skips the check; by default the
+    profile's (Keycloak: ``Bearer``; RFC 9068: not checked)."""
+    profile: ProviderProfile = KEYCLOAK
+    """The provider's token conventions (:mod:`svcauth.providers`): ``typ`` rules."""
 
     def build(self, key_set: KeySet, *, clock: Callable[[], float] = time.time,
               cache: VerifiedTokenCache | None = _DEFAULT_CACHE) -> Verifier:
@@ -46,4 +50,4 @@ class VerifierConfig:
         return Verifier(issuer=self.issuer, audience=self.audience, key_set=key_set,
                         algorithms=self.algorithms, leeway=self.leeway,
                         max_token_bytes=self.max_token_bytes, token_types=self.token_types,
-                        clock=clock, **options)
+                        profile=self.profile, clock=clock, **options)
