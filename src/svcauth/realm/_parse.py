@@ -10,6 +10,8 @@
   scopes that exist (both lists replaced); without either it gets the realm's defaults of its
   protocol. ``service_account`` is added only to a client whose service-account user
   Keycloak creates itself (the file lists none), as ``enableServiceAccount`` does.
+- Deprecated names (``applications``, ``applicationRoles``, ``defaultRoles``...) converted
+  first, as Keycloak converts them (:mod:`._legacy`).
 - Users: usernames and e-mails lower-cased; the service-account user created (with
   ``default-roles-<realm>``) for a client whose file lists none.
 """
@@ -32,6 +34,7 @@ from ._builtin import (
     SERVICE_ACCOUNT_SCOPE,
     default_roles,
 )
+from ._legacy import convert_deprecated, legacy_default_roles
 from ._model import OIDC, Client, ClientScope, Group, ProtocolMapper, Realm, RoleRef, User
 from ._values import rep_bool, rep_int, rep_str, string_list, string_map
 
@@ -224,10 +227,20 @@ def _composites(realm: str, roles: Any) -> dict[RoleRef, tuple[RoleRef, ...]]:
     return out
 
 
+def _with_legacy_defaults(composites: dict[RoleRef, tuple[RoleRef, ...]], realm: str,
+                          raw: Mapping[str, Any]) -> dict[RoleRef, tuple[RoleRef, ...]]:
+    key: RoleRef = (None, f"default-roles-{realm}")
+    extra = [r for r in legacy_default_roles(raw) if r not in composites.get(key, ())]
+    if extra:
+        composites[key] = (*composites.get(key, ()), *extra)
+    return composites
+
+
 def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Realm:
     """A :class:`Realm` from realm-import JSON; with ``env``, placeholders replaced from it."""
     missing: Missing = []
     raw = resolve_placeholders(dict(data), env, missing=missing) if env is not None else data
+    raw = convert_deprecated(raw)
     name = raw.get("realm")
     if not isinstance(name, str) or not name:
         raise ConfigurationError("realm file: expected a non-empty 'realm' name",
@@ -267,7 +280,8 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
         access_token_lifespan=rep_int(raw, "accessTokenLifespan", 300, where="realm") or 300,
         clients=clients,
         users=users,
-        composites=_composites(name.lower(), raw.get("roles")),
+        composites=_with_legacy_defaults(_composites(name.lower(), raw.get("roles")),
+                                         name.lower(), raw),
         sso_session_idle=rep_int(raw, "ssoSessionIdleTimeout", 1800, where="realm") or 1800,
         browser=_browser_settings(raw),
         client_scopes=scopes,
