@@ -209,6 +209,7 @@ def _user(realm: str, rep: Mapping[str, Any], where: str) -> User:
 
 def _composites(realm: str, roles: Any) -> dict[RoleRef, tuple[RoleRef, ...]]:
     out = default_roles(realm)
+    del out[(None, f"default-roles-{realm}")]  # see _default_role
     if not isinstance(roles, Mapping):
         return out
     entries: list[tuple[str | None, Any]] = [(None, r) for r in roles.get("realm") or ()]
@@ -227,12 +228,23 @@ def _composites(realm: str, roles: Any) -> dict[RoleRef, tuple[RoleRef, ...]]:
     return out
 
 
-def _with_legacy_defaults(composites: dict[RoleRef, tuple[RoleRef, ...]], realm: str,
-                          raw: Mapping[str, Any]) -> dict[RoleRef, tuple[RoleRef, ...]]:
+def _default_role(composites: dict[RoleRef, tuple[RoleRef, ...]], realm: str,
+                  raw: Mapping[str, Any]) -> dict[RoleRef, tuple[RoleRef, ...]]:
+    """``default-roles-<realm>`` as Keycloak's import leaves it: what ``RealmManager`` adds
+    while it creates what the file lacks (``offline_access`` and ``uma_authorization`` when
+    the file defines no such realm role, the account roles when it has no ``account``
+    client), then the composites the file gives the role, then the deprecated
+    ``defaultRoles`` lists."""
     key: RoleRef = (None, f"default-roles-{realm}")
-    extra = [r for r in legacy_default_roles(raw) if r not in composites.get(key, ())]
-    if extra:
-        composites[key] = (*composites.get(key, ()), *extra)
+    built_in = dict(default_roles(realm))[key]
+    listed = {str(r.get("name")) for r in (raw.get("roles") or {}).get("realm") or ()
+              if isinstance(r, Mapping)} if isinstance(raw.get("roles"), Mapping) else set()
+    has_account = any(isinstance(c, Mapping) and c.get("clientId") == ACCOUNT_CLIENT
+                      for c in raw.get("clients") or ())
+    added = [r for r in built_in if (r[0] is None and r[1] not in listed)
+             or (r[0] == ACCOUNT_CLIENT and not has_account)]
+    given = composites.get(key, ())
+    composites[key] = tuple(dict.fromkeys((*added, *given, *legacy_default_roles(raw))))
     return composites
 
 
@@ -280,8 +292,7 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
         access_token_lifespan=rep_int(raw, "accessTokenLifespan", 300, where="realm") or 300,
         clients=clients,
         users=users,
-        composites=_with_legacy_defaults(_composites(name.lower(), raw.get("roles")),
-                                         name.lower(), raw),
+        composites=_default_role(_composites(name.lower(), raw.get("roles")), name.lower(), raw),
         sso_session_idle=rep_int(raw, "ssoSessionIdleTimeout", 1800, where="realm") or 1800,
         browser=_browser_settings(raw),
         client_scopes=scopes,
