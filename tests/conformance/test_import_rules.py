@@ -8,7 +8,11 @@ the dev IdP's tokens (the corpus test compares the same files with a real Keyclo
 - ``default-roles-<realm>`` only gets ``offline_access``/``uma_authorization`` when the file
   does not define those realm roles, and the account roles only when it has no ``account``
   client (quarkus-quickstarts' Keycloak 8 export: its service account's token carries
-  ``default-roles-quarkus`` alone).
+  ``default-roles-quarkus`` alone);
+- a file exported by Keycloak < 18 (< 25) without an ``acr`` (``basic``) scope gets it, on
+  every OpenID Connect client, from the import migrations; a service account's user session
+  carries the note ``clientId`` besides ``client_id`` (the quarkus export's "Client ID"
+  mapper reads the old name).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from corpus import claims_of
 
 from svcauth.devidp import DevIdP
 from svcauth.realm import realm_from_dict
+from svcauth.realm._legacy import exported_by
 
 DEFAULT_FOUR = [(None, "offline_access"), (None, "uma_authorization"),
                 ("account", "view-profile"), ("account", "manage-account")]
@@ -114,3 +119,53 @@ def test_a_service_account_of_an_old_export_gets_the_bare_default_role() -> None
     claims = _token(doc, "svc", "s")
     assert claims["realm_access"] == {"roles": ["default-roles-q"]}
     assert "resource_access" not in claims
+
+
+OWN_SCOPES = [{"name": "email", "protocol": "openid-connect"}]
+
+
+@pytest.mark.parametrize(("version", "scopes", "added"), [
+    ("8.0.1", OWN_SCOPES, ["acr", "basic"]),
+    ("17.0.1", OWN_SCOPES, ["acr", "basic"]),
+    ("18.0.0", OWN_SCOPES, ["basic"]),
+    ("24.0.5", OWN_SCOPES, ["basic"]),
+    ("25.0.0", OWN_SCOPES, []),
+    ("26.7.3", OWN_SCOPES, []),
+    (None, OWN_SCOPES, []),
+    ("8.0.1", [*OWN_SCOPES, {"name": "acr", "protocol": "openid-connect"}], ["basic"]),
+], ids=["kc8", "kc17", "kc18", "kc24", "kc25", "kc26", "no-version", "own-acr"])
+def test_older_exports_get_the_scopes_keycloaks_migrations_add(
+        version: str | None, scopes: list[dict[str, str]], added: list[str]) -> None:
+    doc: dict[str, Any] = {"realm": "m", "clientScopes": scopes, "clients": [
+        {"clientId": "c", "defaultClientScopes": ["email"]},
+        {"clientId": "s", "protocol": "saml"}]}
+    if version is not None:
+        doc["keycloakVersion"] = version
+    realm = realm_from_dict(doc, {})
+    assert list(realm.clients["c"].default_scopes) == ["email", *added]
+    assert realm.clients["s"].default_scopes == ()
+    assert [s for s in realm.default_scopes if s in ("acr", "basic")] == added
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("8.0.1", (8, 0, 1)), ("26.0", (26, 0, 0)), ("999.0.0-SNAPSHOT", (999, 0, 0)),
+    ("x.y", None), (None, None)])
+def test_the_exporting_version_is_read_from_its_numeric_parts(
+        text: str | None, expected: tuple[int, int, int] | None) -> None:
+    assert exported_by({"keycloakVersion": text}) == expected
+
+
+def test_an_old_exports_session_note_mappers_and_acr_reach_the_service_account_token() -> None:
+    doc = {"realm": "q", "keycloakVersion": "8.0.1",
+           "clientScopes": [{"name": "email", "protocol": "openid-connect"}],
+           "clients": [{"clientId": "svc", "secret": "s", "serviceAccountsEnabled": True,
+                        "defaultClientScopes": ["email"], "protocolMappers": [
+                            {"name": "Client ID", "protocol": "openid-connect",
+                             "protocolMapper": "oidc-usersessionmodel-note-mapper",
+                             "config": {"user.session.note": "clientId",
+                                        "claim.name": "clientId", "jsonType.label": "String",
+                                        "access.token.claim": "true"}}]}]}
+    claims = _token(doc, "svc", "s")
+    assert claims["clientId"] == "svc"
+    assert claims["acr"] == "1"
+    assert claims["scope"] == "email"  # acr and basic stay out of the scope claim

@@ -88,3 +88,39 @@ def legacy_default_roles(raw: Mapping[str, Any]) -> tuple[RoleRef, ...]:
             out += [(str(client["clientId"]), r.strip())
                     for r in string_list(client.get("defaultRoles"))]
     return tuple(dict.fromkeys(out))
+
+
+MIGRATED_SCOPES: tuple[tuple[tuple[int, int, int], str], ...] = (
+    ((18, 0, 0), "acr"), ((25, 0, 0), "basic"))
+"""Client scopes Keycloak's ``migrateImport`` adds to a file exported by an older version:
+``MigrateTo18_0_0`` the ``acr`` scope, ``MigrateTo25_0_0`` the ``basic`` scope, each created
+when the realm has no scope of that name and then added as a default scope of the realm and
+of every existing OpenID Connect client (``addClientScopeToAllClients``)."""
+
+
+def exported_by(raw: Mapping[str, Any]) -> tuple[int, int, int] | None:
+    """The ``keycloakVersion`` a file was exported by (``"8.0.1"`` -> ``(8, 0, 1)``), None
+    without one; a suffix (``-SNAPSHOT``) and missing parts are ignored as zeros."""
+    text = raw.get("keycloakVersion")
+    if not isinstance(text, str):
+        return None
+    parts: list[int] = []
+    for piece in text.split("-", 1)[0].split(".")[:3]:
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    if not parts:
+        return None
+    while len(parts) < 3:
+        parts.append(0)
+    return (parts[0], parts[1], parts[2])
+
+
+def migrated_scopes(raw: Mapping[str, Any], scope_names: Any) -> tuple[str, ...]:
+    """The names of :data:`MIGRATED_SCOPES` Keycloak adds when it imports ``raw`` (whose
+    realm holds the scopes ``scope_names``)."""
+    version = exported_by(raw)
+    if version is None:
+        return ()
+    return tuple(name for since, name in MIGRATED_SCOPES
+                 if version < since and name not in scope_names)

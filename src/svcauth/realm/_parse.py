@@ -12,6 +12,8 @@
   Keycloak creates itself (the file lists none), as ``enableServiceAccount`` does.
 - Deprecated names (``applications``, ``applicationRoles``, ``defaultRoles``...) converted
   first, as Keycloak converts them (:mod:`._legacy`).
+- A file with an older ``keycloakVersion`` gets the ``acr``/``basic`` scopes Keycloak's
+  import migrations add (:data:`._legacy.MIGRATED_SCOPES`).
 - Users: usernames and e-mails lower-cased; the service-account user created (with
   ``default-roles-<realm>``) for a client whose file lists none.
 """
@@ -34,7 +36,7 @@ from ._builtin import (
     SERVICE_ACCOUNT_SCOPE,
     default_roles,
 )
-from ._legacy import convert_deprecated, legacy_default_roles
+from ._legacy import convert_deprecated, legacy_default_roles, migrated_scopes
 from ._model import OIDC, Client, ClientScope, Group, ProtocolMapper, Realm, RoleRef, User
 from ._values import rep_bool, rep_int, rep_str, string_list, string_map
 
@@ -266,6 +268,14 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
                              role_scopes)
             clients[client.client_id] = client
     clients.setdefault(ACCOUNT_CLIENT, Client(client_id=ACCOUNT_CLIENT, public=True))
+    for added in migrated_scopes(raw, scopes):  # an older export: Keycloak's migrateImport
+        scopes[added] = BUILTIN_SCOPES[added]
+        realm_defaults = (*realm_defaults, added)
+        for client in list(clients.values()):
+            if client.protocol == OIDC and added not in client.default_scopes:
+                clients[client.client_id] = replace(
+                    client, default_scopes=(*client.default_scopes, added),
+                    optional_scopes=tuple(s for s in client.optional_scopes if s != added))
     users: dict[str, User] = {}
     for i, rep in enumerate(raw.get("users") or ()):
         if isinstance(rep, Mapping) and rep.get("username"):
