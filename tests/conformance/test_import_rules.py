@@ -169,3 +169,16 @@ def test_an_old_exports_session_note_mappers_and_acr_reach_the_service_account_t
     assert claims["clientId"] == "svc"
     assert claims["acr"] == "1"
     assert claims["scope"] == "email"  # acr and basic stay out of the scope claim
+
+
+def test_what_the_old_names_hold_that_is_not_converted_is_named() -> None:
+    from svcauth.devidp._coverage import unsupported
+    doc = {"realm": "old", "applications": [{"name": "app", "claims": {"name": True}},
+                                            {"name": "mapped", "claims": {"name": True},
+                                             "protocolMappers": []}],
+           "clientTemplates": [{"name": "t"}]}
+    assert [n.line() for n in unsupported(realm_from_dict(doc, {}))] == [
+        "devidp does not emulate: client app: claims: deprecated claims mask: not turned into "
+        "protocol mappers as Keycloak's import turns it",
+        "devidp does not emulate: realm: clientTemplates: deprecated client templates: not "
+        "turned into client scopes as Keycloak's import turns them"]
