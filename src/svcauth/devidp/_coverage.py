@@ -104,6 +104,15 @@ def _realm(realm: Realm) -> list[Notice]:
             "org.keycloak.storage.UserStorageProvider"):
         out.append(Notice("realm", "components", "user federation (LDAP/Kerberos): only the "
                           "file's users exist"))
+    if raw.get("clientTemplates"):
+        out.append(Notice("realm", "clientTemplates", "deprecated client templates: not turned "
+                          "into client scopes as Keycloak's import turns them"))
+    for client in raw.get("clients") or ():
+        if isinstance(client, dict) and client.get("claims") and \
+                client.get("protocolMappers") is None:
+            out.append(Notice(f"client {client.get('clientId')}", "claims",
+                              "deprecated claims mask: not turned into protocol mappers as "
+                              "Keycloak's import turns it"))
     for user in raw.get("users") or ():
         if isinstance(user, dict) and user.get("requiredActions"):
             out.append(Notice(f"user {user.get('username')}", "requiredActions",

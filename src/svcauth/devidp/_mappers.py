@@ -45,7 +45,8 @@ class MapperContext:
     roles: set[RoleRef]
     """The roles that reach the token (scope-filtered, composites expanded)."""
     notes: Mapping[str, str] = field(default_factory=dict)
-    """User-session notes (``clientHost``, ``clientAddress``, ``client_id`` of service accounts)."""
+    """User-session notes of service accounts (``clientHost``, ``clientAddress``, ``client_id``,
+    and ``clientId``, the name Keycloak's pre-25 exports' mappers read)."""
     claims: dict[str, Any] = field(default_factory=dict)
     """Claims written so far."""
     audiences: list[str] = field(default_factory=list)

@@ -94,7 +94,8 @@ class Grant:
         notes: dict[str, str] = {}
         if self.user.service_account_client is not None:
             notes = {"clientHost": self.client_address, "clientAddress": self.client_address,
-                     "client_id": self.client.client_id}
+                     "client_id": self.client.client_id,
+                     "clientId": self.client.client_id}  # Keycloak sets both notes
         return MapperContext(realm=self.realm, client=self.client, user=self.user,
                              roles=token_roles(self.realm, self.user, self.reached), notes=notes)
 

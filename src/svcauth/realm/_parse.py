@@ -10,6 +10,10 @@
   scopes that exist (both lists replaced); without either it gets the realm's defaults of its
   protocol. ``service_account`` is added only to a client whose service-account user
   Keycloak creates itself (the file lists none), as ``enableServiceAccount`` does.
+- Deprecated names (``applications``, ``applicationRoles``, ``defaultRoles``...) converted
+  first, as Keycloak converts them (:mod:`._legacy`).
+- A file with an older ``keycloakVersion`` gets the ``acr``/``basic`` scopes Keycloak's
+  import migrations add (:data:`._legacy.MIGRATED_SCOPES`).
 - Users: usernames and e-mails lower-cased; the service-account user created (with
   ``default-roles-<realm>``) for a client whose file lists none.
 """
@@ -32,6 +36,7 @@ from ._builtin import (
     SERVICE_ACCOUNT_SCOPE,
     default_roles,
 )
+from ._legacy import convert_deprecated, legacy_default_roles, migrated_scopes
 from ._model import OIDC, Client, ClientScope, Group, ProtocolMapper, Realm, RoleRef, User
 from ._values import rep_bool, rep_int, rep_str, string_list, string_map
 
@@ -206,6 +211,7 @@ def _user(realm: str, rep: Mapping[str, Any], where: str) -> User:
 
 def _composites(realm: str, roles: Any) -> dict[RoleRef, tuple[RoleRef, ...]]:
     out = default_roles(realm)
+    del out[(None, f"default-roles-{realm}")]  # see _default_role
     if not isinstance(roles, Mapping):
         return out
     entries: list[tuple[str | None, Any]] = [(None, r) for r in roles.get("realm") or ()]
@@ -224,10 +230,31 @@ def _composites(realm: str, roles: Any) -> dict[RoleRef, tuple[RoleRef, ...]]:
     return out
 
 
+def _default_role(composites: dict[RoleRef, tuple[RoleRef, ...]], realm: str,
+                  raw: Mapping[str, Any]) -> dict[RoleRef, tuple[RoleRef, ...]]:
+    """``default-roles-<realm>`` as Keycloak's import leaves it: what ``RealmManager`` adds
+    while it creates what the file lacks (``offline_access`` and ``uma_authorization`` when
+    the file defines no such realm role, the account roles when it has no ``account``
+    client), then the composites the file gives the role, then the deprecated
+    ``defaultRoles`` lists."""
+    key: RoleRef = (None, f"default-roles-{realm}")
+    built_in = dict(default_roles(realm))[key]
+    listed = {str(r.get("name")) for r in (raw.get("roles") or {}).get("realm") or ()
+              if isinstance(r, Mapping)} if isinstance(raw.get("roles"), Mapping) else set()
+    has_account = any(isinstance(c, Mapping) and c.get("clientId") == ACCOUNT_CLIENT
+                      for c in raw.get("clients") or ())
+    added = [r for r in built_in if (r[0] is None and r[1] not in listed)
+             or (r[0] == ACCOUNT_CLIENT and not has_account)]
+    given = composites.get(key, ())
+    composites[key] = tuple(dict.fromkeys((*added, *given, *legacy_default_roles(raw))))
+    return composites
+
+
 def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Realm:
     """A :class:`Realm` from realm-import JSON; with ``env``, placeholders replaced from it."""
     missing: Missing = []
     raw = resolve_placeholders(dict(data), env, missing=missing) if env is not None else data
+    raw = convert_deprecated(raw)
     name = raw.get("realm")
     if not isinstance(name, str) or not name:
         raise ConfigurationError("realm file: expected a non-empty 'realm' name",
@@ -241,6 +268,14 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
                              role_scopes)
             clients[client.client_id] = client
     clients.setdefault(ACCOUNT_CLIENT, Client(client_id=ACCOUNT_CLIENT, public=True))
+    for added in migrated_scopes(raw, scopes):  # an older export: Keycloak's migrateImport
+        scopes[added] = BUILTIN_SCOPES[added]
+        realm_defaults = (*realm_defaults, added)
+        for client in list(clients.values()):
+            if client.protocol == OIDC and added not in client.default_scopes:
+                clients[client.client_id] = replace(
+                    client, default_scopes=(*client.default_scopes, added),
+                    optional_scopes=tuple(s for s in client.optional_scopes if s != added))
     users: dict[str, User] = {}
     for i, rep in enumerate(raw.get("users") or ()):
         if isinstance(rep, Mapping) and rep.get("username"):
@@ -267,7 +302,7 @@ def realm_from_dict(data: Mapping[str, Any], env: Mapping[str, str] | None = Non
         access_token_lifespan=rep_int(raw, "accessTokenLifespan", 300, where="realm") or 300,
         clients=clients,
         users=users,
-        composites=_composites(name.lower(), raw.get("roles")),
+        composites=_default_role(_composites(name.lower(), raw.get("roles")), name.lower(), raw),
         sso_session_idle=rep_int(raw, "ssoSessionIdleTimeout", 1800, where="realm") or 1800,
         browser=_browser_settings(raw),
         client_scopes=scopes,
