@@ -70,7 +70,7 @@ def test_the_corpus_has_requests_of_both_grants_in_every_own_realm() -> None:
     assert {g for _, g in grants} == {"client_credentials", "password"}
     assert {r for r, _ in grants} >= {"conf-mappers", "conf-own-scopes", "conf-scope-rules",
                                       "conf-booleans", "conf-full-export", "quickstart",
-                                      "demo", "expiretest", "forge", "microcks", "quarkus"}
+                                      "demo", "expiretest", "forge", "microcks"}
 
 
 @pytest.mark.parametrize("request_", ALL_REQUESTS, ids=[r.id for r in ALL_REQUESTS])
