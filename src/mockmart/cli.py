@@ -10,7 +10,7 @@
 and the processes ``up``/``demo``/tests start (one per service, each on a socket the parent
 bound and passed as ``--fd``, or on ``--port``)::
 
-    mockmart serve notification-service|shop-api [--fd N | --port N] [--no-dispatcher]
+    mockmart serve notification-service|shop-api|storefront [--fd N | --port N] [--no-dispatcher]
     mockmart smtp-sink [--fd N | --port N] [--mail-dir DIR]
 """
 
@@ -75,13 +75,18 @@ def _serve(args: argparse.Namespace) -> int:
         from .broker.worker_app import create_app as worker_app
 
         app = worker_app(config, delivery_limit=int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5")))
+    elif args.service == "storefront":
+        from .storefront.app import create_app as storefront_app
+
+        app = storefront_app()
     else:
         from .shop_api.app import create_app as shop_app
 
         app = shop_app(config, dispatcher=not args.no_dispatcher)
     from .metrics import install_metrics
 
-    install_metrics(app)
+    if args.service != "storefront":  # a Starlette app; /metrics is for the API services
+        install_metrics(app)
     sock = _listening(args)
     if args.exit_with_parent:
         _exit_with_parent()
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve one service (what `up` starts)")
     serve.add_argument("service", choices=("notification-service", "shop-api",
-                                           "order-events-worker"))
+                                           "order-events-worker", "storefront"))
     serve.add_argument("--no-dispatcher", action="store_true", help="shop-api without dispatcher")
     _add_listen(serve)
 

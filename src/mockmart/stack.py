@@ -22,6 +22,7 @@ import httpx
 
 from svcauth.devidp import DevIdP
 
+from .code_login import Browser, code_flow
 from .config import REALM_FILE, client_secret_variable, dev_env, dev_key_file
 from .processes import ServiceProcess, wait_http, wait_smtp
 from .smtp_sink import MailboxCount, count_mailbox
@@ -132,6 +133,10 @@ class StackOptions:
     """With ``broker``: deliveries of a poison message before it is dead-lettered."""
     auth_path: str = ""
     """``/auth`` to serve and use Keycloak's legacy path prefix (< 17), "" for none."""
+    storefront: bool = True
+    """Start the storefront (the web UI, a BFF: docs/storefront.md) after shop-api."""
+    storefront_port: int = 0
+    """Storefront port."""
     otlp_endpoint: str = ""
     """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
     (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
@@ -156,6 +161,8 @@ class Stack:
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
         self.shops: list[ServiceProcess] = []
+        self.storefront: ServiceProcess | None = None
+        """The storefront process (``options.storefront``)."""
         self.broker: Any = None
         """With ``options.broker``: the :class:`mockmart.broker.part.BrokerPart`."""
         if options.broker:
@@ -249,6 +256,13 @@ class Stack:
             for i in range(opts.shop_replicas):
                 progress("shop-api" if opts.shop_replicas == 1 else f"shop-api replica {i + 1}")
                 self.add_shop(port=opts.shop_port if i == 0 else 0)
+            if opts.storefront:
+                progress("storefront")
+                self.storefront = ServiceProcess(
+                    "storefront", ["serve", "storefront"],
+                    env={**self.service_env("storefront"), "SHOP_API_URL": self.shop.url},
+                    log_path=logs / "storefront.log", port=opts.storefront_port).start()
+                wait_http(self.storefront.url + "/healthz", process=self.storefront)
             if self.broker is not None:
                 progress("order-events worker")
                 self.broker.start_worker()
@@ -273,7 +287,7 @@ class Stack:
         """Stop every child (SIGTERM, then SIGKILL) and the identity provider."""
         if self.broker is not None:
             self.broker.stop()
-        for proc in [*reversed(self.shops), self.notification, self.smtp]:
+        for proc in [self.storefront, *reversed(self.shops), self.notification, self.smtp]:
             if proc is not None:
                 proc.stop()
         self.idp.stop()
@@ -307,14 +321,25 @@ class Stack:
         result: dict[str, Any] = httpx.get(self.notification.url + "/healthz", timeout=5).json()
         return result
 
-    def user_token(self, username: str = "alice", password_variable: str = "ALICE_PASSWORD",
-                   client_id: str = "storefront") -> str:
-        """Log a user in at the storefront (password grant) and return the access token."""
-        response = httpx.post(self.idp.token_endpoint, timeout=10, data={
-            "grant_type": "password", "client_id": client_id, "username": username,
-            "password": self.options.env[password_variable], "scope": "openid"})
-        response.raise_for_status()
-        token: str = response.json()["access_token"]
+    def user_tokens(self, username: str = "alice",
+                    password_variable: str = "ALICE_PASSWORD") -> dict[str, Any]:
+        """Log a user in as the storefront does (authorization code + PKCE through the
+        provider's login form, code exchanged with storefront's secret): the token body.
+        No password grant: storefront has direct access grants off."""
+        browser = Browser(self.idp.issuer)
+        try:
+            _, body, _ = code_flow(
+                browser, "storefront", "http://127.0.0.1/callback", username,
+                self.options.env[password_variable],
+                client_secret=self.options.env[client_secret_variable("storefront")])
+        finally:
+            browser.close()
+        return body
+
+    def user_token(self, username: str = "alice",
+                   password_variable: str = "ALICE_PASSWORD") -> str:
+        """A user's access token from :meth:`user_tokens`."""
+        token: str = self.user_tokens(username, password_variable)["access_token"]
         return token
 
     def service_token(self, client_id: str) -> str:

@@ -19,7 +19,7 @@ from svcauth.keycloak import KeycloakEndpoints
 pytestmark = pytest.mark.keycloak
 
 CLIENT = "storefront"
-CB = "http://127.0.0.1:5173/cb"  # any port: loopback redirect URIs match without it
+CB = "http://127.0.0.1:5173/callback"  # any port: loopback redirect URIs match without it
 ALICE = ("alice", "dev-alice-password")
 
 
