@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from mockmart.code_login import Browser, code_flow
+from mockmart.code_login import login_tokens
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
@@ -89,13 +89,9 @@ def subjects(token_endpoint: str, env: dict[str, str]) -> Subjects:
         return _post(token_endpoint, form)
 
     # storefront has no password grant: alice logs in there with code + PKCE.
-    browser = Browser(token_endpoint.removesuffix("/protocol/openid-connect/token"))
-    try:
-        _, storefront, _ = code_flow(browser, "storefront", "http://127.0.0.1/callback",
-                                     "alice", env["ALICE_PASSWORD"],
-                                     client_secret=env["STOREFRONT_CLIENT_SECRET"])
-    finally:
-        browser.close()
+    storefront = login_tokens(token_endpoint.removesuffix("/protocol/openid-connect/token"),
+                              "alice", env["ALICE_PASSWORD"],
+                              client_secret=env["STOREFRONT_CLIENT_SECRET"])
     cc = {"grant_type": "client_credentials"}
     return Subjects(
         alice=storefront["access_token"], alice_refresh=storefront["refresh_token"],

@@ -18,7 +18,12 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Browser", "LoginError", "code_flow", "page_text", "params_of", "pkce_pair"]
+__all__ = ["Browser", "LoginError", "code_flow", "login_response", "login_tokens", "page_text",
+           "params_of", "pkce_pair"]
+
+CALLBACK = "http://127.0.0.1/callback"
+"""The redirect URI the scripted logins use: storefront's loopback callback (any port
+matches; nothing listens there, the redirect is read, never followed)."""
 
 _ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"')
 
@@ -113,6 +118,44 @@ class Browser:
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
+
+
+def login_response(realm_url: str, username: str, password: str, *,
+                   client_id: str = "storefront", client_secret: str | None = None,
+                   redirect_uri: str = CALLBACK) -> httpx.Response:
+    """Log ``username`` in through the login form in a fresh cookie jar and exchange the
+    code: the token endpoint's raw answer (any status)."""
+    browser = Browser(realm_url)
+    try:
+        verifier, challenge = pkce_pair()
+        got = browser.login(username, password, client_id=client_id,
+                            redirect_uri=redirect_uri, response_type="code", scope="openid",
+                            state=secrets.token_urlsafe(8), nonce=secrets.token_urlsafe(8),
+                            code_challenge=challenge, code_challenge_method="S256")
+        if "code" not in got:
+            raise LoginError(f"expected a code in the redirect, found {sorted(got)}: "
+                             f"{got.get('error')} {got.get('error_description')}")
+        form = {"grant_type": "authorization_code", "code": got["code"],
+                "redirect_uri": redirect_uri, "code_verifier": verifier}
+        if client_secret is None:
+            form["client_id"] = client_id
+        return browser.token(None if client_secret is None else (client_id, client_secret),
+                             **form)
+    finally:
+        browser.close()
+
+
+def login_tokens(realm_url: str, username: str, password: str, *,
+                 client_id: str = "storefront", client_secret: str | None = None,
+                 redirect_uri: str = CALLBACK) -> dict[str, Any]:
+    """:func:`login_response`'s token body; :class:`LoginError` unless it is a 200."""
+    answer = login_response(realm_url, username, password, client_id=client_id,
+                            client_secret=client_secret, redirect_uri=redirect_uri)
+    if answer.status_code != 200:
+        raise LoginError(f"code exchange: expected 200, found {answer.status_code}: "
+                         f"{answer.text[:300]}")
+    body: dict[str, Any] = answer.json()
+    return body
 
 
 def code_flow(browser: Browser, client_id: str, redirect_uri: str, username: str,

@@ -22,7 +22,7 @@ import httpx
 
 from svcauth.devidp import DevIdP
 
-from .code_login import Browser, code_flow
+from .code_login import login_tokens
 from .config import REALM_FILE, client_secret_variable, dev_env, dev_key_file
 from .processes import ServiceProcess, wait_http, wait_smtp
 from .smtp_sink import MailboxCount, count_mailbox
@@ -326,15 +326,8 @@ class Stack:
         """Log a user in as the storefront does (authorization code + PKCE through the
         provider's login form, code exchanged with storefront's secret): the token body.
         No password grant: storefront has direct access grants off."""
-        browser = Browser(self.idp.issuer)
-        try:
-            _, body, _ = code_flow(
-                browser, "storefront", "http://127.0.0.1/callback", username,
-                self.options.env[password_variable],
-                client_secret=self.options.env[client_secret_variable("storefront")])
-        finally:
-            browser.close()
-        return body
+        return login_tokens(self.idp.issuer, username, self.options.env[password_variable],
+                            client_secret=self.options.env[client_secret_variable("storefront")])
 
     def user_token(self, username: str = "alice",
                    password_variable: str = "ALICE_PASSWORD") -> str:
