@@ -10,7 +10,8 @@
 and the processes ``up``/``demo``/tests start (one per service, each on a socket the parent
 bound and passed as ``--fd``, or on ``--port``)::
 
-    mockmart serve notification-service|shop-api|storefront [--fd N | --port N] [--no-dispatcher]
+    mockmart serve notification-service|shop-api|inventory-service|payment-service|storefront
+                   [--fd N | --port N] [--no-dispatcher]
     mockmart smtp-sink [--fd N | --port N] [--mail-dir DIR]
 """
 
@@ -67,22 +68,14 @@ def _serve(args: argparse.Namespace) -> int:
     from .tracing import setup_tracing
 
     setup_tracing(args.service)  # before the apps build their httpx clients
-    if args.service == "notification-service":
-        from .notification_service.app import create_app as notification_app
+    from .registry import build_app
 
-        app = notification_app(config)
-    elif args.service == "order-events-worker":
-        from .broker.worker_app import create_app as worker_app
-
-        app = worker_app(config, delivery_limit=int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5")))
-    elif args.service == "storefront":
-        from .storefront.app import create_app as storefront_app
-
-        app = storefront_app()
-    else:
-        from .shop_api.app import create_app as shop_app
-
-        app = shop_app(config, dispatcher=not args.no_dispatcher)
+    options: dict[str, object] = {}
+    if args.service == "order-events-worker":
+        options["delivery_limit"] = int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5"))
+    elif args.service == "shop-api":
+        options["dispatcher"] = not args.no_dispatcher
+    app = build_app(args.service, config, **options)
     from .metrics import install_metrics
 
     if args.service != "storefront":  # a Starlette app; /metrics is for the API services
@@ -193,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve one service (what `up` starts)")
     serve.add_argument("service", choices=("notification-service", "shop-api",
-                                           "order-events-worker", "storefront"))
+                                           "order-events-worker", "inventory-service",
+                                           "payment-service", "storefront"))
     serve.add_argument("--no-dispatcher", action="store_true", help="shop-api without dispatcher")
     _add_listen(serve)
 

@@ -25,6 +25,7 @@ from svcauth.devidp import DevIdP
 from .code_login import login_tokens
 from .config import REALM_FILE, client_secret_variable, dev_env, dev_key_file
 from .processes import ServiceProcess, wait_http, wait_smtp
+from .registry import SERVICES
 from .smtp_sink import MailboxCount, count_mailbox
 from .tracing import SPAN_FILE_VAR
 
@@ -117,6 +118,13 @@ class StackOptions:
     """notification-service port."""
     shop_port: int = 0
     """shop-api port (the first replica's; further replicas take free ports)."""
+    inventory_port: int = 0
+    """inventory-service port."""
+    payment_port: int = 0
+    """payment-service port."""
+    demo: bool = False
+    """Demo mode (``MOCKMART_DEMO=1`` in every service): the admin's failure switches exist
+    (``mockmart up`` and ``demo`` turn it on; tests ask for it)."""
     shop_replicas: int = 1
     """How many shop-api processes (each with its dispatcher) share the database."""
     database_url: str | None = None
@@ -160,6 +168,8 @@ class Stack:
                               auth_path=options.auth_path)
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
+        self.backends: dict[str, ServiceProcess] = {}
+        """inventory-service and payment-service (see :mod:`mockmart.registry`), by name."""
         self.shops: list[ServiceProcess] = []
         self.storefront: ServiceProcess | None = None
         """The storefront process (``options.storefront``)."""
@@ -202,6 +212,10 @@ class Stack:
             env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
+        for name, proc in self.backends.items():
+            env[SERVICES[name].url_variable] = proc.url
+        if self.options.demo:
+            env["MOCKMART_DEMO"] = "1"
         if self.broker is not None and self.broker.node is not None:
             env.update(self.broker.service_env())
         if self.options.otlp_endpoint:
@@ -253,6 +267,10 @@ class Stack:
                      SPAN_FILE_VAR: str(self.span_file("notification-service"))},
                 log_path=logs / "notification-service.log", port=opts.notification_port).start()
             wait_http(self.notification.url + "/healthz", process=self.notification)
+            for name, port in (("inventory-service", opts.inventory_port),
+                               ("payment-service", opts.payment_port)):
+                progress(name)
+                self.backends[name] = self._backend(name, port)
             for i in range(opts.shop_replicas):
                 progress("shop-api" if opts.shop_replicas == 1 else f"shop-api replica {i + 1}")
                 self.add_shop(port=opts.shop_port if i == 0 else 0)
@@ -271,6 +289,14 @@ class Stack:
             raise
         return self
 
+    def _backend(self, name: str, port: int) -> ServiceProcess:
+        proc = ServiceProcess(
+            name, ["serve", name],
+            env={**self.service_env(name), SPAN_FILE_VAR: str(self.span_file(name))},
+            log_path=self.run_dir / "logs" / f"{name}.log", port=port).start()
+        wait_http(proc.url + "/healthz", process=proc)
+        return proc
+
     def add_shop(self, *, port: int = 0) -> ServiceProcess:
         """Start one more shop-api replica (with its dispatcher) and wait until healthy."""
         n = len(self.shops) + 1
@@ -287,7 +313,8 @@ class Stack:
         """Stop every child (SIGTERM, then SIGKILL) and the identity provider."""
         if self.broker is not None:
             self.broker.stop()
-        for proc in [self.storefront, *reversed(self.shops), self.notification, self.smtp]:
+        for proc in [self.storefront, *reversed(self.shops), *reversed(self.backends.values()),
+                     self.notification, self.smtp]:
             if proc is not None:
                 proc.stop()
         self.idp.stop()
@@ -334,6 +361,11 @@ class Stack:
         """A user's access token from :meth:`user_tokens`."""
         token: str = self.user_tokens(username, password_variable)["access_token"]
         return token
+
+    def service_health(self, name: str) -> dict[str, Any]:
+        """The /healthz document of inventory-service or payment-service."""
+        result: dict[str, Any] = httpx.get(self.backends[name].url + "/healthz", timeout=5).json()
+        return result
 
     def service_token(self, client_id: str) -> str:
         """A client-credentials token for ``client_id`` (its dev secret) from the IdP."""

@@ -230,9 +230,11 @@ class Storefront:
                              "sessions": len(self.sessions)})
 
 
-def create_app(settings: StorefrontSettings | None = None, *,
+def create_app(config: MockMartConfig | None = None, *,
+               settings: StorefrontSettings | None = None,
                storefront: Storefront | None = None) -> Starlette:
-    """The storefront ASGI app."""
+    """The storefront ASGI app (``config`` is the registry's; the storefront reads its
+    settings from the environment: :meth:`StorefrontSettings.from_env`)."""
     from .pages import page_routes
 
     front = storefront or Storefront(settings or StorefrontSettings.from_env())

@@ -62,7 +62,8 @@ class ShopClient:
 
     async def checkout(self, token: str, items: dict[str, int], key: str) -> ShopAnswer:
         """``POST /api/checkout`` with the cart and its ``Idempotency-Key``."""
-        body = {"items": [{"productId": pid, "quantity": n} for pid, n in items.items()]}
+        body = {"items": [{"productId": int(pid) if pid.isdigit() else pid, "quantity": n}
+                          for pid, n in items.items()]}
         return await self._call("POST", "/api/checkout", token, json=body,
                                 headers={"Idempotency-Key": key})
 

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._dpop import bound_claims
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
@@ -115,10 +116,14 @@ def _narrow(claims: dict[str, Any], audiences: Sequence[str]) -> None:
 
 
 def token_exchange(issuer: TokenIssuer, ctx_issuer: str, now: float, client: Client,
-                   form: Mapping[str, str], audiences: Sequence[str]) -> dict[str, Any]:
+                   form: Mapping[str, str], audiences: Sequence[str],
+                   jkt: str | None = None) -> dict[str, Any]:
     """Answer a standard token exchange of ``client`` (already authenticated).
 
     ``audiences`` are every ``audience`` value of the form (the parameter may repeat).
+    ``jkt``: the thumbprint of a valid DPoP proof sent with the request; the issued access
+    token is then bound to it (``cnf.jkt``, ``token_type: DPoP``), as Keycloak 26.7.3 binds
+    an exchanged token when the exchange request carries a proof.
     """
     _supports(client, form)
     subject = issuer.verified_claims(form["subject_token"], issuer=ctx_issuer, now=now)
@@ -161,9 +166,14 @@ def token_exchange(issuer: TokenIssuer, ctx_issuer: str, now: float, client: Cli
         claims.pop(name, None)
     if audiences:
         _narrow(claims, audiences)
+    if jkt is not None and requested_type != ID_TOKEN_TYPE:
+        claims.update(bound_claims(jkt))
     token = issuer.keys.sign(claims)
-    return _body(issuer, grant, token, life, requested_type,
+    body = _body(issuer, grant, token, life, requested_type,
                  id_token="openid" in requested.split())
+    if jkt is not None and requested_type != ID_TOKEN_TYPE:
+        body["token_type"] = "DPoP"
+    return body
 
 
 def _requested_type(client: Client, form: Mapping[str, str]) -> str:
