@@ -70,7 +70,7 @@ class Storefront:
         self.oidc = oidc or OidcClient(settings, clock=clock)
         self.shop = shop or ShopClient(settings.shop_url)
         self.jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-                                        autoescape=True, undefined=jinja2.StrictUndefined)
+                                        autoescape=True)
 
     # -- sessions and pages ------------------------------------------------------------
     def session(self, request: Request) -> Session | None:
