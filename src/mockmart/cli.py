@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--shop-port", type=int, default=8081)
     up.add_argument("--notification-port", type=int, default=8082)
     up.add_argument("--smtp-port", type=int, default=2525)
+    up.add_argument("--inventory-port", type=int, default=8083)
+    up.add_argument("--payment-port", type=int, default=8084)
     up.add_argument("--run-dir", default="var/up", help="databases, logs and mail (var/up)")
     up.add_argument("--broker", action="store_true",
                     help="order events through a local RabbitMQ node (docs/broker.md)")

@@ -171,6 +171,11 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     # 6. what the identity provider (or, on Keycloak, the callers) counted
     _counts(stack, r, say)
 
+    # 6b. the shop: checkout's fan-out to inventory and payment, by roles
+    from .demo_shop import report_shop
+
+    report_shop(stack, r, say)
+
     if stack.broker is not None:  # 7. what went through RabbitMQ
         from .broker.demo_part import report_broker
 
@@ -266,7 +271,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print("  " + line, flush=True)
 
     started = time.monotonic()
-    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp)
+    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp, demo=True)
     from .broker.node import BrokerNode
 
     if getattr(args, "broker", True) and BrokerNode.available():

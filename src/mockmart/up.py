@@ -13,7 +13,7 @@ from .stack import Stack, StackOptions
 from .trace_backend import TraceBackend
 from .tracing import setup_tracing
 
-__all__ = ["run_up", "try_it"]
+__all__ = ["run_up", "try_it", "users_note"]
 
 
 def try_it(stack: Stack) -> str:
@@ -27,6 +27,7 @@ def try_it(stack: Stack) -> str:
         f"  identity provider     {stack.idp.issuer}",
         f"  shop-api              {stack.shop.url}",
         f"  notification-service  {stack.notification.url}",
+        *(f"  {name:<21} {proc.url}" for name, proc in stack.backends.items()),
         f"  SMTP sink             127.0.0.1:{stack.smtp.port} -> {stack.mail_dir}/*.eml",
         f"  logs                  {stack.run_dir / 'logs'}",
         "",
@@ -48,8 +49,21 @@ def try_it(stack: Stack) -> str:
         f"{stack.notification.url}/api/notifications/order",
         f"  curl -i -X POST {stack.notification.url}/api/notifications/order",
         "",
+        *users_note(stack),
         "Ctrl-C stops everything.",
     ])
+
+
+def users_note(stack: Stack) -> list[str]:
+    """The storefront users to log in as (passwords from deploy/dev.env)."""
+    env = stack.options.env
+    return [
+        "Users to log in as (storefront):",
+        f"  admin    / {env.get('ADMIN_PASSWORD', '')}   realm role admin: products, failure switches",
+        f"  mario    / {env.get('MARIO_PASSWORD', '')}        checks out",
+        f"  blocked  / {env.get('BLOCKED_PASSWORD', '')}      canCheckout=false: checkout refused",
+        "",
+    ]
 
 
 def tracing_note(backend: TraceBackend) -> str:
@@ -76,6 +90,8 @@ def run_up(args: argparse.Namespace) -> int:
     stack = Stack(StackOptions(
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
         notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
+        inventory_port=getattr(args, "inventory_port", 0),
+        payment_port=getattr(args, "payment_port", 0), demo=True,
         broker=getattr(args, "broker", False),
         auth_path=getattr(args, "auth_path", ""),
         otlp_endpoint=backend.otlp_endpoint if backend is not None else ""),
@@ -97,7 +113,7 @@ def run_up(args: argparse.Namespace) -> int:
         if backend is not None:
             print(tracing_note(backend), flush=True)
         while not stop.wait(0.5):
-            for proc in [stack.smtp, stack.notification, *stack.shops]:
+            for proc in [stack.smtp, stack.notification, *stack.backends.values(), *stack.shops]:
                 if proc is not None and not proc.running():
                     print(f"mockmart up: {proc.name} exited; stopping", file=sys.stderr)
                     stop.set()
