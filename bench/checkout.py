@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO / "src"))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
+from mockmart.code_login import login_tokens  # noqa: E402
 from mockmart.config import MockMartConfig, client_secret_variable, dev_env  # noqa: E402
 from mockmart.inventory_service.app import InventoryGuards  # noqa: E402
 from mockmart.inventory_service.app import create_app as inventory_app  # noqa: E402
@@ -175,9 +176,9 @@ def main() -> int:
     with DevIdP(REALM, env=dev_env()) as idp:
         variants = {"on": start_variant(idp, True, run_dir),
                     "off": start_variant(idp, False, run_dir)}
-        mario = httpx.post(idp.token_endpoint, timeout=10, data={
-            "grant_type": "password", "client_id": "storefront", "username": "mario",
-            "password": dev_env()["MARIO_PASSWORD"]}).json()["access_token"]
+        # storefront has no password grant: mario logs in with code + PKCE
+        mario = login_tokens(idp.issuer, "mario", dev_env()["MARIO_PASSWORD"],
+                             client_secret=dev_env()["STOREFRONT_CLIENT_SECRET"])["access_token"]
         idp.reset_stats()
         rounds: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
         try:

@@ -3,6 +3,7 @@
 ::
 
     mockmart up    [--idp dev|keycloak] [--host 127.0.0.1] [--idp-port 8080] [--shop-port 8081]
+                   [--storefront-port 8085]
                    [--notification-port 8082] [--smtp-port 2525] [--otel [--zipkin-port 9411]]
     mockmart demo  [--idp dev|keycloak] [--json]
     mockmart job cart-reminders [--every SECONDS] [--runs N]
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
     up.add_argument("--idp-port", type=int, default=8080)
     up.add_argument("--shop-port", type=int, default=8081)
+    up.add_argument("--storefront-port", type=int, default=8085, help="the web UI (8085)")
     up.add_argument("--notification-port", type=int, default=8082)
     up.add_argument("--smtp-port", type=int, default=2525)
     up.add_argument("--inventory-port", type=int, default=8083)

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..config import MockMartConfig
 from .oidc import (
     LoginFailed,
     OidcClient,
