@@ -122,15 +122,15 @@ class Browser:
 
 def login_response(realm_url: str, username: str, password: str, *,
                    client_id: str = "storefront", client_secret: str | None = None,
-                   redirect_uri: str = CALLBACK) -> httpx.Response:
+                   redirect_uri: str = CALLBACK, nonce: str | None = None) -> httpx.Response:
     """Log ``username`` in through the login form in a fresh cookie jar and exchange the
-    code: the token endpoint's raw answer (any status)."""
+    code: the token endpoint's raw answer (any status). ``nonce``: fixed, else random."""
     browser = Browser(realm_url)
     try:
         verifier, challenge = pkce_pair()
         got = browser.login(username, password, client_id=client_id,
                             redirect_uri=redirect_uri, response_type="code", scope="openid",
-                            state=secrets.token_urlsafe(8), nonce=secrets.token_urlsafe(8),
+                            state=secrets.token_urlsafe(8), nonce=nonce or secrets.token_urlsafe(8),
                             code_challenge=challenge, code_challenge_method="S256")
         if "code" not in got:
             raise LoginError(f"expected a code in the redirect, found {sorted(got)}: "

@@ -214,7 +214,7 @@ def _alice(provider: Provider, env: dict[str, str]) -> httpx.Response:
     """alice logs in at storefront (code + PKCE; it has no password grant)."""
     return login_response(provider.token_endpoint.removesuffix("/protocol/openid-connect/token"),
                           "alice", env["ALICE_PASSWORD"],
-                          client_secret=env["STOREFRONT_CLIENT_SECRET"])
+                          client_secret=env["STOREFRONT_CLIENT_SECRET"], nonce="n-alice")
 
 
 def test_alice_code_flow_tokens_match_keycloak(
