@@ -46,6 +46,7 @@ BY_NATURE = {
     "iss": "scheme, host and port of each server; the path is compared",
     "sid": "random per session; session_state == sid is compared",
     "at_hash": "hash of a different access token",
+    "auth_time": "the second each provider's login happened (code-flow subjects)",
     "aud_x": "refresh token: the access token's aud, compared as a set",
 }
 """Claims whose values differ between the two providers by nature (names and types still equal)."""
