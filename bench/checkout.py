@@ -44,10 +44,12 @@ sys.path.insert(0, str(REPO / "src"))
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
+from fastapi import Request  # noqa: E402
 
 from mockmart.config import MockMartConfig, client_secret_variable, dev_env  # noqa: E402
 from mockmart.inventory_service.app import InventoryGuards  # noqa: E402
 from mockmart.inventory_service.app import create_app as inventory_app  # noqa: E402
+from mockmart.inventory_service.stock import Stock  # noqa: E402
 from mockmart.payment_service.app import PaymentGuards  # noqa: E402
 from mockmart.payment_service.app import create_app as payment_app  # noqa: E402
 from mockmart.shop_api.app import ShopGuards  # noqa: E402
@@ -84,7 +86,7 @@ class _Server:
         self.thread.join(10)
 
 
-async def _admit(request: Any) -> Any:
+async def _admit(request: Request) -> Any:
     """The ``off`` guard: everyone is mario, acting through shop-api."""
     return SimpleNamespace(subject="mario", user="mario", client_id="shop-api",
                            email="mario@example.com",
@@ -123,7 +125,7 @@ def start_variant(idp: DevIdP, auth: bool, run_dir: Path) -> dict[str, Any]:
     pay_guards = (security.payment_guards(_config(idp, "payment-service", {}, db)) if auth
                   else PaymentGuards(charge=_admit))  # type: ignore[arg-type]
     inventory = _Server(inventory_app(_config(idp, "inventory-service", {}, db),
-                                      guards=inv_guards)).start()
+                                      guards=inv_guards, stock=Stock(initial=10**12))).start()
     payment = _Server(payment_app(_config(idp, "payment-service", {}, db),
                                   guards=pay_guards)).start()
     urls = {"INVENTORY_URL": inventory.url, "PAYMENT_URL": payment.url}
@@ -171,7 +173,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-checkout-"))
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-checkout-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     with DevIdP(REALM, env=dev_env()) as idp:
         variants = {"on": start_variant(idp, True, run_dir),
                     "off": start_variant(idp, False, run_dir)}
