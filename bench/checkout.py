@@ -173,7 +173,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-checkout-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-checkout-"))
     with DevIdP(REALM, env=dev_env()) as idp:
         variants = {"on": start_variant(idp, True, run_dir),
                     "off": start_variant(idp, False, run_dir)}
