@@ -44,11 +44,13 @@ sys.path.insert(0, str(REPO / "src"))
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
+from fastapi import Request  # noqa: E402
 
 from mockmart.code_login import login_tokens  # noqa: E402
 from mockmart.config import MockMartConfig, client_secret_variable, dev_env  # noqa: E402
 from mockmart.inventory_service.app import InventoryGuards  # noqa: E402
 from mockmart.inventory_service.app import create_app as inventory_app  # noqa: E402
+from mockmart.inventory_service.stock import Stock  # noqa: E402
 from mockmart.payment_service.app import PaymentGuards  # noqa: E402
 from mockmart.payment_service.app import create_app as payment_app  # noqa: E402
 from mockmart.shop_api.app import ShopGuards  # noqa: E402
@@ -85,7 +87,7 @@ class _Server:
         self.thread.join(10)
 
 
-async def _admit(request: Any) -> Any:
+async def _admit(request: Request) -> Any:
     """The ``off`` guard: everyone is mario, acting through shop-api."""
     return SimpleNamespace(subject="mario", user="mario", client_id="shop-api",
                            email="mario@example.com",
@@ -124,7 +126,7 @@ def start_variant(idp: DevIdP, auth: bool, run_dir: Path) -> dict[str, Any]:
     pay_guards = (security.payment_guards(_config(idp, "payment-service", {}, db)) if auth
                   else PaymentGuards(charge=_admit))  # type: ignore[arg-type]
     inventory = _Server(inventory_app(_config(idp, "inventory-service", {}, db),
-                                      guards=inv_guards)).start()
+                                      guards=inv_guards, stock=Stock(initial=10**12))).start()
     payment = _Server(payment_app(_config(idp, "payment-service", {}, db),
                                   guards=pay_guards)).start()
     urls = {"INVENTORY_URL": inventory.url, "PAYMENT_URL": payment.url}
