@@ -271,7 +271,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print("  " + line, flush=True)
 
     started = time.monotonic()
-    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp, demo=True)
+    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp, demo=True,
+                           storefront=False)  # the web UI is for `up`; the demo uses none
     from .broker.node import BrokerNode
 
     if getattr(args, "broker", True) and BrokerNode.available():
