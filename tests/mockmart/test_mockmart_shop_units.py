@@ -91,8 +91,12 @@ def test_route_counters_fold_ids() -> None:
     assert _template("/api/products/12") == "/api/products/{id}"
 
 
-def test_orders_are_per_user_and_idempotent_per_key(tmp_path: Path) -> None:
-    shop = ShopStore(open_store(f"sqlite:///{tmp_path / 'shop.db'}"))
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_orders_are_per_user_and_idempotent_per_key(tmp_path: Path, backend: str,
+                                                    request: pytest.FixtureRequest) -> None:
+    url = (f"sqlite:///{tmp_path / 'shop.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    shop = ShopStore(open_store(url))
     assert len(shop.products()) == len(SEED_PRODUCTS)
     lines = [{"productId": 1, "name": "Mock Widget", "quantity": 1, "price_cents": 1999}]
     first, new = shop.begin_order("mario", "m@example.com", "k", lines, 1999)
