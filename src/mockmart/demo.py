@@ -174,12 +174,12 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     # 6b. the shop: checkout's fan-out to inventory and payment, by roles
     from .demo_shop import report_shop
 
-    report_shop(stack, r, say)
+    shop_orders = report_shop(stack, r, say)  # confirmed orders: more order events
 
     if stack.broker is not None:  # 7. what went through RabbitMQ
         from .broker.demo_part import report_broker
 
-        report_broker(stack, r, say, len(orders), stack.started_at)
+        report_broker(stack, r, say, len(orders) + shop_orders, stack.started_at)
     return r
 
 

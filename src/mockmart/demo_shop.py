@@ -30,8 +30,9 @@ def _switch(http: httpx.Client, url: str, admin: str, **values: Any) -> int:
                     headers={"Authorization": f"Bearer {admin}"}).status_code
 
 
-def report_shop(stack: Any, r: Any, say: Say) -> None:
-    """Play and report the fan-out (``r`` is the demo's :class:`~mockmart.demo.DemoResult`)."""
+def report_shop(stack: Any, r: Any, say: Say) -> int:
+    """Play and report the fan-out (``r`` is the demo's :class:`~mockmart.demo.DemoResult`);
+    returns how many orders it confirmed (each one more ``order.completed`` event)."""
     shop = stack.shop.url
     mario = stack.user_token("mario", "MARIO_PASSWORD")
     admin = stack.user_token("admin", "ADMIN_PASSWORD")
@@ -81,6 +82,7 @@ def report_shop(stack: Any, r: Any, say: Say) -> None:
             f"{h['jwks_fetches']}")
     say(f"token requests per audience: {out['token_requests_per_audience']}")
     r.data["shop"] = out
+    return 1 if first.status_code == 201 else 0
 
 
 def _refusals_by_role(stack: Any, http: httpx.Client, out: dict[str, Any], r: Any) -> None:
