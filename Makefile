@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench bench-load bench-broker soak fuzz clean venv up up-otel up-otel-keycloak
+.PHONY: demo test lint bench bench-load bench-broker bench-checkout soak fuzz clean venv up up-otel up-otel-keycloak
 
 # The installer: uv from PyPI, once per machine into a cache (a warm install of '.[all,test]'
 # takes ~4 s with it against ~40 s with pip; docs/decisions.md). pip's find-links are kept.
@@ -75,6 +75,9 @@ bench-load: $(STAMP)
 bench-broker: $(STAMP)
 	@scripts/rabbitmq install
 	$(PY) bench/broker.py
+
+bench-checkout: $(STAMP)
+	$(PY) bench/checkout.py
 
 soak: $(STAMP)
 	SVCAUTH_SOAK=1 $(PY) -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)

@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from mockmart.code_login import login_tokens
+
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 REFRESH = "urn:ietf:params:oauth:token-type:refresh_token"
@@ -86,7 +88,10 @@ def subjects(token_endpoint: str, env: dict[str, str]) -> Subjects:
             form["client_secret"] = secret
         return _post(token_endpoint, form)
 
-    storefront = alice("storefront")
+    # storefront has no password grant: alice logs in there with code + PKCE.
+    storefront = login_tokens(token_endpoint.removesuffix("/protocol/openid-connect/token"),
+                              "alice", env["ALICE_PASSWORD"],
+                              client_secret=env["STOREFRONT_CLIENT_SECRET"])
     cc = {"grant_type": "client_credentials"}
     return Subjects(
         alice=storefront["access_token"], alice_refresh=storefront["refresh_token"],
@@ -132,7 +137,7 @@ REFUSALS: dict[str, Case] = {
     "client without standard token exchange": Case(
         _ex(_alice), client="cart-reminder-job",
         description="Standard token exchange is not enabled for the requested client"),
-    "public storefront client": Case(
+    "storefront client": Case(
         _ex(_alice), client="storefront",
         description="Standard token exchange is not enabled for the requested client"),
     "public client with the switch on": Case(
@@ -196,7 +201,8 @@ REFUSALS: dict[str, Case] = {
 
 
 SECRETS = {"shop-api": "SHOP_API_CLIENT_SECRET",
-           "cart-reminder-job": "CART_REMINDER_JOB_CLIENT_SECRET"}
+           "cart-reminder-job": "CART_REMINDER_JOB_CLIENT_SECRET",
+           "storefront": "STOREFRONT_CLIENT_SECRET"}
 
 
 def send(token_endpoint: str, env: dict[str, str], case: Case,

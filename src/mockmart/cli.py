@@ -3,6 +3,7 @@
 ::
 
     mockmart up    [--idp dev|keycloak] [--host 127.0.0.1] [--idp-port 8080] [--shop-port 8081]
+                   [--storefront-port 8085]
                    [--notification-port 8082] [--smtp-port 2525] [--otel [--zipkin-port 9411]]
     mockmart demo  [--idp dev|keycloak] [--json]
     mockmart job cart-reminders [--every SECONDS] [--runs N]
@@ -10,7 +11,8 @@
 and the processes ``up``/``demo``/tests start (one per service, each on a socket the parent
 bound and passed as ``--fd``, or on ``--port``)::
 
-    mockmart serve notification-service|shop-api [--fd N | --port N] [--no-dispatcher]
+    mockmart serve notification-service|shop-api|inventory-service|payment-service|storefront
+                   [--fd N | --port N] [--no-dispatcher]
     mockmart smtp-sink [--fd N | --port N] [--mail-dir DIR]
 """
 
@@ -67,21 +69,18 @@ def _serve(args: argparse.Namespace) -> int:
     from .tracing import setup_tracing
 
     setup_tracing(args.service)  # before the apps build their httpx clients
-    if args.service == "notification-service":
-        from .notification_service.app import create_app as notification_app
+    from .registry import build_app
 
-        app = notification_app(config)
-    elif args.service == "order-events-worker":
-        from .broker.worker_app import create_app as worker_app
-
-        app = worker_app(config, delivery_limit=int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5")))
-    else:
-        from .shop_api.app import create_app as shop_app
-
-        app = shop_app(config, dispatcher=not args.no_dispatcher)
+    options: dict[str, object] = {}
+    if args.service == "order-events-worker":
+        options["delivery_limit"] = int(os.environ.get("MOCKMART_DELIVERY_LIMIT", "5"))
+    elif args.service == "shop-api":
+        options["dispatcher"] = not args.no_dispatcher
+    app = build_app(args.service, config, **options)
     from .metrics import install_metrics
 
-    install_metrics(app)
+    if args.service != "storefront":  # a Starlette app; /metrics is for the API services
+        install_metrics(app)
     sock = _listening(args)
     if args.exit_with_parent:
         _exit_with_parent()
@@ -162,8 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
     up.add_argument("--idp-port", type=int, default=8080)
     up.add_argument("--shop-port", type=int, default=8081)
+    up.add_argument("--storefront-port", type=int, default=8085, help="the web UI (8085)")
     up.add_argument("--notification-port", type=int, default=8082)
     up.add_argument("--smtp-port", type=int, default=2525)
+    up.add_argument("--inventory-port", type=int, default=8083)
+    up.add_argument("--payment-port", type=int, default=8084)
     up.add_argument("--run-dir", default="var/up", help="databases, logs and mail (var/up)")
     up.add_argument("--broker", action="store_true",
                     help="order events through a local RabbitMQ node (docs/broker.md)")
@@ -188,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve one service (what `up` starts)")
     serve.add_argument("service", choices=("notification-service", "shop-api",
-                                           "order-events-worker"))
+                                           "order-events-worker", "inventory-service",
+                                           "payment-service", "storefront"))
     serve.add_argument("--no-dispatcher", action="store_true", help="shop-api without dispatcher")
     _add_listen(serve)
 

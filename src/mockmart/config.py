@@ -96,6 +96,10 @@ class MockMartConfig:
     """Cap of the dispatcher's exponential backoff, seconds (``MOCKMART_RETRY_MAX_DELAY``)."""
     dispatcher_poll: float = 0.2
     """Seconds the dispatcher sleeps when the outbox has nothing due (``MOCKMART_DISPATCH_POLL``)."""
+    inventory_url: str = "http://127.0.0.1:8083"
+    """Base URL of inventory-service (``INVENTORY_URL``)."""
+    payment_url: str = "http://127.0.0.1:8084"
+    """Base URL of payment-service (``PAYMENT_URL``)."""
     broker_url: str | None = None
     """``amqp://127.0.0.1:PORT/`` of the RabbitMQ node (``MOCKMART_BROKER_URL``): when set,
     the outbox relay publishes there and the order-events worker delivers (docs/broker.md)."""
@@ -161,5 +165,7 @@ class MockMartConfig:
             allowed_order_clients=frozenset(c.strip() for c in clients.split(",") if c.strip()),
             retry_max_delay=float(get("MOCKMART_RETRY_MAX_DELAY", str(cls.retry_max_delay))),
             dispatcher_poll=float(get("MOCKMART_DISPATCH_POLL", str(cls.dispatcher_poll))),
+            inventory_url=_strip_slash(get("INVENTORY_URL", cls.inventory_url)),
+            payment_url=_strip_slash(get("PAYMENT_URL", cls.payment_url)),
             broker_url=source.get("MOCKMART_BROKER_URL") or None,
         )

@@ -171,10 +171,15 @@ def play(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     # 6. what the identity provider (or, on Keycloak, the callers) counted
     _counts(stack, r, say)
 
+    # 6b. the shop: checkout's fan-out to inventory and payment, by roles
+    from .demo_shop import report_shop
+
+    shop_orders = report_shop(stack, r, say)  # confirmed orders: more order events
+
     if stack.broker is not None:  # 7. what went through RabbitMQ
         from .broker.demo_part import report_broker
 
-        report_broker(stack, r, say, len(orders), stack.started_at)
+        report_broker(stack, r, say, len(orders) + shop_orders, stack.started_at)
     return r
 
 
@@ -266,7 +271,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print("  " + line, flush=True)
 
     started = time.monotonic()
-    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp)
+    options = StackOptions(run_dir=run_dir, retry_max_delay=2.0, idp=args.idp, demo=True,
+                           storefront=False)  # the web UI is for `up`; the demo uses none
     from .broker.node import BrokerNode
 
     if getattr(args, "broker", True) and BrokerNode.available():

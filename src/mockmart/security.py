@@ -16,6 +16,7 @@ policy (403 ``Unauthorized service``), not by the audience check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,15 +26,28 @@ from svcauth.caller import (
     ClientConfig,
     ClientCredentialsSource,
     ClientSecretBasic,
+    DPoPKey,
     PrivateKeyJWT,
     Token,
+    TokenExchanger,
+    TokenRequest,
 )
 from svcauth.fastapi import ServiceAuth
 from svcauth.httpx import BearerAuth
-from svcauth.receiver import Guard, RemoteKeySet, ServicePolicy, UserPolicy, Verifier
+from svcauth.receiver import (
+    DPoPSettings,
+    Guard,
+    OnBehalfOfPolicy,
+    RemoteKeySet,
+    ServicePolicy,
+    UserPolicy,
+    Verifier,
+)
 
 from .config import MockMartConfig
+from .inventory_service.app import InventoryGuards
 from .notification_service.app import NotificationGuards
+from .payment_service.app import PaymentGuards
 from .shop_api.app import ShopGuards
 
 __all__ = [
@@ -41,7 +55,9 @@ __all__ = [
     "CountingSource",
     "KeySetCounter",
     "counting_token_source",
+    "inventory_guards",
     "notification_guards",
+    "payment_guards",
     "service_token_source",
     "shop_guards",
 ]
@@ -67,9 +83,20 @@ class CountingSource(ClientCredentialsSource):
         self.fetches += 1
         return await super().afetch()
 
+    def fetch_with(self, build: Callable[[float], TokenRequest]) -> Token:
+        """Count, then fetch another grant (token exchange)."""
+        self.fetches += 1
+        return super().fetch_with(build)
+
+    async def afetch_with(self, build: Callable[[float], TokenRequest]) -> Token:
+        """Count, then fetch another grant (token exchange)."""
+        self.fetches += 1
+        return await super().afetch_with(build)
+
 
 def counting_token_source(config: MockMartConfig, client_id: str | None = None,
-                          secret: str | None = None) -> tuple[CachingTokenSource, CountingSource]:
+                          secret: str | None = None, *, dpop: DPoPKey | None = None
+                          ) -> tuple[CachingTokenSource, CountingSource]:
     """A cached client-credentials source for this service (or ``client_id``/``secret``) and
     the counting fetcher under it.
 
@@ -88,7 +115,8 @@ def counting_token_source(config: MockMartConfig, client_id: str | None = None,
                              "(KEYCLOAK_CLIENT_SECRET[_FILE] or KEYCLOAK_CLIENT_KEY_FILE)")
         auth = ClientSecretBasic(secret)
     client = ClientConfig(client_id=client_id or config.client_id, auth=auth,
-                          token_endpoint=config.token_endpoint, timeout=3.0, deadline=5.0)
+                          token_endpoint=config.token_endpoint, timeout=3.0, deadline=5.0,
+                          dpop=dpop)
     fetcher = CountingSource(client)
     return CachingTokenSource(fetcher), fetcher
 
@@ -135,19 +163,57 @@ def notification_guards(config: MockMartConfig) -> NotificationGuards:
     )
 
 
-def shop_guards(config: MockMartConfig) -> ShopGuards:
-    """shop-api's guards (checkout: storefront users; webhook: payment-provider) and the
-    dispatcher's outgoing auth with shop-api's own service token."""
+def inventory_guards(config: MockMartConfig) -> InventoryGuards:
+    """inventory-service's guards: by role alone, any caller holding it."""
     keys = _key_set(config)
-    checkout = Guard(
-        Verifier(issuer=config.issuer, audience=CHECKOUT_AUDIENCE, key_set=keys),
-        UserPolicy(allowed_clients={"storefront"}), realm="shop-api")
+    return InventoryGuards(
+        read=_service_auth(config, keys, audience="inventory-service", clients=None,
+                           roles={"inventory-service:inventory:read"}),
+        reserve=_service_auth(config, keys, audience="inventory-service", clients=None,
+                              roles={"inventory-service:inventory:reserve"}),
+        jwks_fetches=KeySetCounter(keys))
+
+
+PAYMENT_ACTORS = frozenset({"shop-api"})
+"""The services payment-service lets act for users (``azp`` of an exchanged token): the
+on-behalf-of rule needs them named (see docs/mockmart-shop.md); what they may do is the
+user's role ``payment-service:payments:charge``."""
+
+
+def payment_guards(config: MockMartConfig) -> PaymentGuards:
+    """payment-service's guard: exchanged user tokens, DPoP required, role payments:charge."""
+    keys = _key_set(config)
+    guard = Guard(Verifier(issuer=config.issuer, audience="payment-service", key_set=keys),
+                  OnBehalfOfPolicy(allowed_clients=PAYMENT_ACTORS,
+                                   required_roles={"payment-service:payments:charge"}),
+                  realm="payment-service", dpop=DPoPSettings(mode="required"))
+    return PaymentGuards(charge=ServiceAuth(guard, description="DPoP-bound access token "
+                                                  "exchanged for a user (RFC 8693, RFC 9449)"),
+                         jwks_fetches=KeySetCounter(keys))
+
+
+def shop_guards(config: MockMartConfig) -> ShopGuards:
+    """shop-api's guards (checkout and orders: storefront users; product edits and switches:
+    storefront users with the realm role ``admin``; webhook: payment-provider), the outgoing
+    auth with shop-api's own service token (notification, inventory) and the token exchanger
+    (DPoP-bound, for payment-service)."""
+    keys = _key_set(config)
+    verifier = Verifier(issuer=config.issuer, audience=CHECKOUT_AUDIENCE, key_set=keys)
+    checkout = Guard(verifier, UserPolicy(allowed_clients={"storefront"}), realm="shop-api")
+    admin = Guard(verifier, UserPolicy(allowed_clients={"storefront"},
+                                       required_roles={"realm:admin"}), realm="shop-api")
     source, fetcher = counting_token_source(config)
+    # A second source of the same client, with a DPoP key: only for exchanges, so the
+    # services that take Bearer tokens never get a DPoP-bound one.
+    _, exchange_fetcher = counting_token_source(config, dpop=DPoPKey.generate())
     return ShopGuards(
-        checkout=ServiceAuth(checkout),
+        checkout=ServiceAuth(checkout, description="storefront user access token"),
         payment=_service_auth(config, keys, audience="shop-api", clients={"payment-provider"},
                               roles={"shop-api:webhooks:payment"}),
         outgoing=BearerAuth(source),
         jwks_fetches=KeySetCounter(keys),
         token_fetches=lambda: fetcher.fetches,
+        admin=ServiceAuth(admin, description="storefront user access token, realm role admin"),
+        exchanger=TokenExchanger(exchange_fetcher),
+        exchange_fetches=lambda: exchange_fetcher.fetches,
     )

@@ -22,8 +22,10 @@ import httpx
 
 from svcauth.devidp import DevIdP
 
+from .code_login import login_tokens
 from .config import REALM_FILE, client_secret_variable, dev_env, dev_key_file
 from .processes import ServiceProcess, wait_http, wait_smtp
+from .registry import SERVICES
 from .smtp_sink import MailboxCount, count_mailbox
 from .tracing import SPAN_FILE_VAR
 
@@ -116,6 +118,13 @@ class StackOptions:
     """notification-service port."""
     shop_port: int = 0
     """shop-api port (the first replica's; further replicas take free ports)."""
+    inventory_port: int = 0
+    """inventory-service port."""
+    payment_port: int = 0
+    """payment-service port."""
+    demo: bool = False
+    """Demo mode (``MOCKMART_DEMO=1`` in every service): the admin's failure switches exist
+    (``mockmart up`` and ``demo`` turn it on; tests ask for it)."""
     shop_replicas: int = 1
     """How many shop-api processes (each with its dispatcher) share the database."""
     database_url: str | None = None
@@ -132,6 +141,10 @@ class StackOptions:
     """With ``broker``: deliveries of a poison message before it is dead-lettered."""
     auth_path: str = ""
     """``/auth`` to serve and use Keycloak's legacy path prefix (< 17), "" for none."""
+    storefront: bool = True
+    """Start the storefront (the web UI, a BFF: docs/storefront.md) after shop-api."""
+    storefront_port: int = 0
+    """Storefront port."""
     otlp_endpoint: str = ""
     """OTLP/HTTP base URL every service (and a real Keycloak) sends its spans to; empty: none
     (span files only). ``mockmart up --otel`` points it at the relay in front of Zipkin."""
@@ -155,7 +168,11 @@ class Stack:
                               auth_path=options.auth_path)
         self.smtp: ServiceProcess | None = None
         self.notification: ServiceProcess | None = None
+        self.backends: dict[str, ServiceProcess] = {}
+        """inventory-service and payment-service (see :mod:`mockmart.registry`), by name."""
         self.shops: list[ServiceProcess] = []
+        self.storefront: ServiceProcess | None = None
+        """The storefront process (``options.storefront``)."""
         self.broker: Any = None
         """With ``options.broker``: the :class:`mockmart.broker.part.BrokerPart`."""
         if options.broker:
@@ -195,6 +212,10 @@ class Stack:
             env["KEYCLOAK_CLIENT_KEY_FILE"] = str(key_file)
         if self.notification is not None:
             env["NOTIFICATION_URL"] = self.notification.url
+        for name, proc in self.backends.items():
+            env[SERVICES[name].url_variable] = proc.url
+        if self.options.demo:
+            env["MOCKMART_DEMO"] = "1"
         if self.broker is not None and self.broker.node is not None:
             env.update(self.broker.service_env())
         if self.options.otlp_endpoint:
@@ -246,9 +267,20 @@ class Stack:
                      SPAN_FILE_VAR: str(self.span_file("notification-service"))},
                 log_path=logs / "notification-service.log", port=opts.notification_port).start()
             wait_http(self.notification.url + "/healthz", process=self.notification)
+            for name, port in (("inventory-service", opts.inventory_port),
+                               ("payment-service", opts.payment_port)):
+                progress(name)
+                self.backends[name] = self._backend(name, port)
             for i in range(opts.shop_replicas):
                 progress("shop-api" if opts.shop_replicas == 1 else f"shop-api replica {i + 1}")
                 self.add_shop(port=opts.shop_port if i == 0 else 0)
+            if opts.storefront:
+                progress("storefront")
+                self.storefront = ServiceProcess(
+                    "storefront", ["serve", "storefront"],
+                    env={**self.service_env("storefront"), "SHOP_API_URL": self.shop.url},
+                    log_path=logs / "storefront.log", port=opts.storefront_port).start()
+                wait_http(self.storefront.url + "/healthz", process=self.storefront)
             if self.broker is not None:
                 progress("order-events worker")
                 self.broker.start_worker()
@@ -256,6 +288,14 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def _backend(self, name: str, port: int) -> ServiceProcess:
+        proc = ServiceProcess(
+            name, ["serve", name],
+            env={**self.service_env(name), SPAN_FILE_VAR: str(self.span_file(name))},
+            log_path=self.run_dir / "logs" / f"{name}.log", port=port).start()
+        wait_http(proc.url + "/healthz", process=proc)
+        return proc
 
     def add_shop(self, *, port: int = 0) -> ServiceProcess:
         """Start one more shop-api replica (with its dispatcher) and wait until healthy."""
@@ -273,7 +313,8 @@ class Stack:
         """Stop every child (SIGTERM, then SIGKILL) and the identity provider."""
         if self.broker is not None:
             self.broker.stop()
-        for proc in [*reversed(self.shops), self.notification, self.smtp]:
+        for proc in [self.storefront, *reversed(self.shops), *reversed(self.backends.values()),
+                     self.notification, self.smtp]:
             if proc is not None:
                 proc.stop()
         self.idp.stop()
@@ -307,15 +348,24 @@ class Stack:
         result: dict[str, Any] = httpx.get(self.notification.url + "/healthz", timeout=5).json()
         return result
 
-    def user_token(self, username: str = "alice", password_variable: str = "ALICE_PASSWORD",
-                   client_id: str = "storefront") -> str:
-        """Log a user in at the storefront (password grant) and return the access token."""
-        response = httpx.post(self.idp.token_endpoint, timeout=10, data={
-            "grant_type": "password", "client_id": client_id, "username": username,
-            "password": self.options.env[password_variable], "scope": "openid"})
-        response.raise_for_status()
-        token: str = response.json()["access_token"]
+    def user_tokens(self, username: str = "alice",
+                    password_variable: str = "ALICE_PASSWORD") -> dict[str, Any]:
+        """Log a user in as the storefront does (authorization code + PKCE through the
+        provider's login form, code exchanged with storefront's secret): the token body.
+        No password grant: storefront has direct access grants off."""
+        return login_tokens(self.idp.issuer, username, self.options.env[password_variable],
+                            client_secret=self.options.env[client_secret_variable("storefront")])
+
+    def user_token(self, username: str = "alice",
+                   password_variable: str = "ALICE_PASSWORD") -> str:
+        """A user's access token from :meth:`user_tokens`."""
+        token: str = self.user_tokens(username, password_variable)["access_token"]
         return token
+
+    def service_health(self, name: str) -> dict[str, Any]:
+        """The /healthz document of inventory-service or payment-service."""
+        result: dict[str, Any] = httpx.get(self.backends[name].url + "/healthz", timeout=5).json()
+        return result
 
     def service_token(self, client_id: str) -> str:
         """A client-credentials token for ``client_id`` (its dev secret) from the IdP."""

@@ -209,6 +209,8 @@ class Store:
                     run(statement, ())
             self._add_column(run, "outbox", "trace_context")
             self._add_column(run, "notifications", "caller_claims")
+            for column in ("status", "total_cents", "items", "idem_key"):  # the shop's orders
+                self._add_column(run, "orders", column)
 
     def _add_column(self, run: Execute, table: str, column: str) -> None:
         """Migrations: databases created before ``outbox.trace_context`` or
@@ -239,10 +241,21 @@ class Store:
         return order_ref
 
     def record_payment(self, order_ref: str, status: str) -> bool:
-        """Set an order's payment status; False when there is no such order."""
+        """Set an order's payment status; False when there is no such order. A numeric
+        ``order_ref`` (the original MockMart's ids) also matches the order's row id."""
         with self._db.transaction() as run:
-            cur = run("UPDATE orders SET payment_status = ? WHERE order_ref = ?", (status, order_ref))
+            if order_ref.isdigit():
+                cur = run("UPDATE orders SET payment_status = ? WHERE order_ref = ? OR id = ?",
+                          (status, order_ref, int(order_ref)))
+            else:
+                cur = run("UPDATE orders SET payment_status = ? WHERE order_ref = ?",
+                          (status, order_ref))
             return bool(cur.rowcount == 1)
+
+    def transaction(self) -> Any:
+        """A write transaction on this store's database (a context manager yielding
+        ``run(sql, params)``): for the modules that keep their own tables here."""
+        return self._db.transaction()
 
     def claim_events(self, worker: str, *, limit: int = 10, lease: float = 30.0) -> list[OutboxEvent]:
         """Lease up to ``limit`` due events to ``worker``; no other worker gets them meanwhile."""

@@ -13,7 +13,7 @@ from .stack import Stack, StackOptions
 from .trace_backend import TraceBackend
 from .tracing import setup_tracing
 
-__all__ = ["run_up", "try_it"]
+__all__ = ["run_up", "try_it", "users_note"]
 
 
 def try_it(stack: Stack) -> str:
@@ -25,8 +25,11 @@ def try_it(stack: Stack) -> str:
     return "\n".join([
         "MockMart is up:",
         f"  identity provider     {stack.idp.issuer}",
+        *([f"  storefront (browser)  {stack.storefront.url}   <- log in here"]
+          if stack.storefront is not None else []),
         f"  shop-api              {stack.shop.url}",
         f"  notification-service  {stack.notification.url}",
+        *(f"  {name:<21} {proc.url}" for name, proc in stack.backends.items()),
         f"  SMTP sink             127.0.0.1:{stack.smtp.port} -> {stack.mail_dir}/*.eml",
         f"  logs                  {stack.run_dir / 'logs'}",
         "",
@@ -37,19 +40,34 @@ def try_it(stack: Stack) -> str:
         "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\",
         "      -d '{\"orderId\":\"ord_try\",\"userEmail\":\"alice@example.com\"}' \\",
         f"      {stack.notification.url}/api/notifications/order",
-        "  # alice checks out with her user token (storefront):",
-        f"  ALICE=$(curl -s -X POST {token_url} -d grant_type=password -d client_id=storefront \\",
-        f"      -d username=alice -d password={env.get('ALICE_PASSWORD', '')} | jq -r .access_token)",
-        "  curl -i -X POST -H \"Authorization: Bearer $ALICE\" -H 'Content-Type: application/json' \\",
-        f"      -d '{{}}' {stack.shop.url}/api/checkout",
+        "  # alice's user token (code + PKCE at the storefront; no password grant):",
+        "  ALICE=$(.venv/bin/python -c 'from mockmart.code_login import login_tokens; \\",
+        f"      print(login_tokens(\"{stack.idp.issuer}\", \"alice\", "
+        f"\"{env.get('ALICE_PASSWORD', '')}\", \\",
+        f"      client_secret=\"{env.get(client_secret_variable('storefront'), '')}\")"
+        "[\"access_token\"])')",
+        "  curl -i -H \"Authorization: Bearer $ALICE\" " f"{stack.shop.url}/api/orders",
         "  # refused: alice's user token at notification-service (403), no token (401):",
         "  curl -i -X POST -H \"Authorization: Bearer $ALICE\" -H 'Content-Type: application/json' \\",
         "      -d '{\"orderId\":\"x\",\"userEmail\":\"a@example.com\"}' "
         f"{stack.notification.url}/api/notifications/order",
         f"  curl -i -X POST {stack.notification.url}/api/notifications/order",
         "",
+        *users_note(stack),
         "Ctrl-C stops everything.",
     ])
+
+
+def users_note(stack: Stack) -> list[str]:
+    """The storefront users to log in as (passwords from deploy/dev.env)."""
+    env = stack.options.env
+    return [
+        "Users to log in as (storefront):",
+        f"  admin    / {env.get('ADMIN_PASSWORD', '')}   realm role admin: products, failure switches",
+        f"  mario    / {env.get('MARIO_PASSWORD', '')}        checks out",
+        f"  blocked  / {env.get('BLOCKED_PASSWORD', '')}      canCheckout=false: checkout refused",
+        "",
+    ]
 
 
 def tracing_note(backend: TraceBackend) -> str:
@@ -76,6 +94,9 @@ def run_up(args: argparse.Namespace) -> int:
     stack = Stack(StackOptions(
         run_dir=Path(args.run_dir).resolve(), idp_port=args.idp_port, smtp_port=args.smtp_port,
         notification_port=args.notification_port, shop_port=args.shop_port, idp=args.idp,
+        storefront_port=getattr(args, "storefront_port", 0),
+        inventory_port=getattr(args, "inventory_port", 0),
+        payment_port=getattr(args, "payment_port", 0), demo=True,
         broker=getattr(args, "broker", False),
         auth_path=getattr(args, "auth_path", ""),
         otlp_endpoint=backend.otlp_endpoint if backend is not None else ""),
@@ -97,7 +118,7 @@ def run_up(args: argparse.Namespace) -> int:
         if backend is not None:
             print(tracing_note(backend), flush=True)
         while not stop.wait(0.5):
-            for proc in [stack.smtp, stack.notification, *stack.shops]:
+            for proc in [stack.smtp, stack.notification, *stack.backends.values(), *stack.shops]:
                 if proc is not None and not proc.running():
                     print(f"mockmart up: {proc.name} exited; stopping", file=sys.stderr)
                     stop.set()

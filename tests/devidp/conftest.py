@@ -4,9 +4,10 @@ shared running provider for read-only tests, and one of its own for tests that c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from devidp_support import ENV_FILE, REALM_FILE
+from devidp_support import ENV_FILE, REALM_FILE, public_storefront_realm
 
 from svcauth.devidp import DevIdP, Realm, load_env_file, load_realm
 
@@ -35,3 +36,17 @@ def fresh_idp(realm: Realm) -> Iterator[DevIdP]:
         yield provider
 
 
+
+
+@pytest.fixture(scope="session")
+def public_realm(dev_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Realm:
+    """The test-only realm whose storefront is public with direct access grants."""
+    path: Path = public_storefront_realm(tmp_path_factory.mktemp("realm") / "public.json")
+    return load_realm(path, dev_env)
+
+
+@pytest.fixture(scope="module")
+def public_idp(public_realm: Realm) -> Iterator[DevIdP]:
+    """A running provider of the test-only public-storefront realm."""
+    with DevIdP(public_realm) as provider:
+        yield provider

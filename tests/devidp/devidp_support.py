@@ -80,3 +80,17 @@ def jwt_form(client_assertion: str, **extra: str) -> dict[str, str]:
 
 def post(url: str, data: dict[str, str], **kw: Any) -> httpx.Response:
     return httpx.post(url, data=data, timeout=10, **kw)
+
+
+def public_storefront_realm(target: Path) -> Path:
+    """A TEST-ONLY copy of the project realm in which storefront is the public client with
+    direct access grants it used to be: for the tests of the provider's password grant and
+    public-client refusals. The project realm has no password grant on its user paths."""
+    realm = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    client = next(c for c in realm["clients"] if c["clientId"] == "storefront")
+    client.update(publicClient=True, directAccessGrantsEnabled=True,
+                  webOrigins=["http://127.0.0.1:8081"])
+    for key in ("secret", "clientAuthenticatorType"):
+        client.pop(key, None)
+    target.write_text(json.dumps(realm), encoding="utf-8")
+    return target

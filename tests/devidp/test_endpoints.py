@@ -162,7 +162,7 @@ def test_introspection_request_errors(idp: DevIdP, dev_env: dict[str, str],
     assert (response.status_code, response.json()) == (status, body)
 
 
-def test_introspection_by_a_public_client_is_forbidden(idp: DevIdP) -> None:
-    response = post(idp.introspection_endpoint, {"token": "x", "client_id": "storefront"})
+def test_introspection_by_a_public_client_is_forbidden(public_idp: DevIdP) -> None:
+    response = post(public_idp.introspection_endpoint, {"token": "x", "client_id": "storefront"})
     assert (response.status_code, response.json()) == (
         403, {"error": "invalid_request", "error_description": "Client not allowed."})

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from devidp_support import assertion, claims_of, jwt_form, post, secret_form
 
+from mockmart.code_login import Browser, code_flow
 from svcauth._errors import ConfigurationError
 from svcauth.devidp import DevIdP, Realm
 
@@ -62,8 +63,10 @@ def test_stats_count_requests_per_client_and_grant(fresh_idp: DevIdP,
     post(fresh_idp.token_endpoint, secret_form(dev_env, "shop-api"))
     post(fresh_idp.token_endpoint, {**secret_form(dev_env, "shop-api"), "client_secret": "x"})
     post(fresh_idp.token_endpoint, jwt_form(assertion(fresh_idp.issuer)))
-    post(fresh_idp.token_endpoint, {"grant_type": "password", "client_id": "storefront",
-                                    "username": "alice", "password": dev_env["ALICE_PASSWORD"]})
+    browser = Browser(fresh_idp.issuer)  # alice logs in at the storefront (code + PKCE)
+    code_flow(browser, "storefront", "http://127.0.0.1:8083/callback", "alice",
+              dev_env["ALICE_PASSWORD"], client_secret=dev_env["STOREFRONT_CLIENT_SECRET"])
+    browser.close()
     httpx.get(fresh_idp.jwks_uri, timeout=5)
     httpx.get(fresh_idp.jwks_uri, timeout=5)
     httpx.get(fresh_idp.discovery_url, timeout=5)
@@ -72,7 +75,7 @@ def test_stats_count_requests_per_client_and_grant(fresh_idp: DevIdP,
     expected = {
         "token_requests": {"inventory-sync": {"client_credentials": 1},
                            "shop-api": {"client_credentials": 3},
-                           "storefront": {"password": 1}},
+                           "storefront": {"authorization_code": 1}},
         "token_requests_total": 5, "jwks_fetches": 2, "discovery_fetches": 1,
         "introspections": 1, "errors": {"unauthorized_client": 1}, "faults_served": {}}
     assert fresh_idp.stats() == expected

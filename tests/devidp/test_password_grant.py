@@ -1,5 +1,7 @@
-"""The password grant for the public storefront client and alice: user token layout,
-ID and refresh tokens whose ``typ`` receivers must refuse as access tokens."""
+"""The password grant for a public client and alice: user token layout, ID and refresh
+tokens whose ``typ`` receivers must refuse as access tokens. The project realm has no
+password grant on its user paths: these run on the test-only realm whose storefront is the
+public client with direct access grants it used to be (``public_storefront_realm``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import httpx
 import pytest
 from devidp_support import claims_of, header_of, post, verify_with_pyjwt
 
-from svcauth.devidp import DevIdP
+from svcauth.devidp import DevIdP, Realm
+
+
+@pytest.fixture(scope="module")
+def realm(public_realm: Realm) -> Realm:
+    """Every test here runs on the test-only public-storefront realm."""
+    return public_realm
 
 
 @pytest.fixture(scope="module")

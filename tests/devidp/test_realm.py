@@ -66,7 +66,8 @@ def test_realm_model(realm: Realm) -> None:
     assert realm.clients["inventory-sync"].authenticator == "client-jwt"
     assert realm.clients["inventory-sync"].jwks[0]["kid"] == \
         "-lo7x6uKvCjH1q9q89WRFYdCasbF79_g645xTu4Dl40"
-    assert realm.clients["storefront"].public and realm.clients["storefront"].direct_access
+    storefront = realm.clients["storefront"]  # a confidential BFF, no password grant
+    assert (storefront.public, storefront.direct_access) == (False, False)
     assert realm.service_account_user("notification-service") is None
     sa = realm.service_account_user("shop-api")
     assert sa is not None and sa.username == "service-account-shop-api"

@@ -28,10 +28,13 @@ class Case:
     auth: tuple[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None
+    public_realm: bool = False
+    """Run on the test-only realm whose storefront is public with direct access grants."""
 
 
 def _cases(env: dict[str, str]) -> list[Case]:
     shop = env["SHOP_API_CLIENT_SECRET"]
+    front = env["STOREFRONT_CLIENT_SECRET"]
     cc = "client_credentials"
     return [
         Case("wrong_secret_post", {"grant_type": cc, "client_id": "shop-api",
@@ -53,16 +56,21 @@ def _cases(env: dict[str, str]) -> list[Case]:
              401, "unauthorized_client", "Client not enabled to retrieve service account"),
         Case("public_client_credentials", {"grant_type": cc, "client_id": "storefront"},
              401, "unauthorized_client",
-             "Public client not allowed to retrieve service account"),
+             "Public client not allowed to retrieve service account", public_realm=True),
         Case("password_grant_disabled", {"grant_type": "password", "client_id": "shop-api",
                                          "client_secret": shop, "username": "alice",
                                          "password": env["ALICE_PASSWORD"]},
+             400, "unauthorized_client", "Client not allowed for direct access grants"),
+        Case("storefront_password_grant_disabled", {
+            "grant_type": "password", "client_id": "storefront", "client_secret": front,
+            "username": "alice", "password": env["ALICE_PASSWORD"]},
              400, "unauthorized_client", "Client not allowed for direct access grants"),
         Case("authorization_code_without_code", {"grant_type": "authorization_code",
                                                  "client_id": "shop-api", "client_secret": shop},
              400, "invalid_request", "Missing parameter: code"),
         Case("authorization_code_unknown_code", {"grant_type": "authorization_code",
-                                                 "client_id": "storefront", "code": "abc"},
+                                                 "client_id": "storefront", "code": "abc",
+                                                 "client_secret": front},
              400, "invalid_grant", "Code not valid"),
         Case("keycloak_grant_not_implemented_here", {
             "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
@@ -91,14 +99,14 @@ def _cases(env: dict[str, str]) -> list[Case]:
              400, "invalid_client", "Parameter client_assertion_type is missing"),
         Case("wrong_password", {"grant_type": "password", "client_id": "storefront",
                                 "username": "alice", "password": "wrong"},
-             400, "invalid_grant", "Invalid user credentials"),
+             400, "invalid_grant", "Invalid user credentials", public_realm=True),
         Case("unknown_user", {"grant_type": "password", "client_id": "storefront",
                               "username": "mallory", "password": "x"},
-             400, "invalid_grant", "Invalid user credentials"),
+             400, "invalid_grant", "Invalid user credentials", public_realm=True),
         Case("service_account_user_by_password", {
             "grant_type": "password", "client_id": "storefront",
             "username": "service-account-shop-api", "password": ""},
-             400, "invalid_grant", "Invalid user credentials"),
+             400, "invalid_grant", "Invalid user credentials", public_realm=True),
         Case("empty_body_without_content_type", {}, 400, "invalid_request",
              "Missing form parameter: grant_type"),
     ]
@@ -107,7 +115,8 @@ def _cases(env: dict[str, str]) -> list[Case]:
 CASE_NAMES = [
     "wrong_secret_post", "wrong_secret_basic", "missing_secret", "another_clients_secret",
     "unknown_client", "missing_client_id", "client_without_service_account",
-    "public_client_credentials", "password_grant_disabled", "authorization_code_without_code",
+    "public_client_credentials", "password_grant_disabled", "storefront_password_grant_disabled",
+    "authorization_code_without_code",
     "authorization_code_unknown_code", "keycloak_grant_not_implemented_here",
     "keycloak_grant_still_authenticates_first", "duplicated_parameter",
     "duplicated_parameter_after_client_authentication", "unknown_grant", "missing_grant", "invalid_scope", "secret_for_jwt_client",
@@ -117,8 +126,10 @@ CASE_NAMES = [
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_refusal(idp: DevIdP, dev_env: dict[str, str], name: str) -> None:
+def test_refusal(idp: DevIdP, public_idp: DevIdP, dev_env: dict[str, str], name: str) -> None:
     case = next(c for c in _cases(dev_env) if c.name == name)
+    if case.public_realm:
+        idp = public_idp
     kwargs: dict[str, Any] = {"headers": case.headers}
     if case.auth:
         kwargs["auth"] = case.auth

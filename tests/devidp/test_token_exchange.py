@@ -150,3 +150,26 @@ def test_token_exchanger_raises_keycloaks_refusal(
     assert (info.value.status, info.value.error, info.value.error_description) == (
         403, "access_denied", "Client is not within the token audience")
     assert REFRESH_CLIENT_SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("bound", [True, False])
+def test_an_exchange_with_a_dpop_proof_binds_the_token_to_that_key(
+        exchange_idp: DevIdP, dev_env: dict[str, str], tokens: Subjects, bound: bool) -> None:
+    # As Keycloak 26.7.3 (checked in tests/mockmart/test_mockmart_payment_dpop_token_exchange):
+    # a proof on the exchange request binds the issued token; without one it stays Bearer.
+    from svcauth.caller import DPoPKey
+
+    key = DPoPKey.generate() if bound else None
+    source = TokenExchanger(ClientCredentialsSource(ClientConfig(
+        client_id="shop-api", auth=ClientSecretBasic(dev_env["SHOP_API_CLIENT_SECRET"]),
+        token_endpoint=exchange_idp.token_endpoint, dpop=key))).source(
+        tokens.alice, audience="payment-service")
+    claims = claims_of(source.token())
+    cached = source.cached()
+    assert cached is not None
+    if key is not None:
+        assert (cached.token_type, claims["cnf"], claims["typ"]) == (
+            "DPoP", {"jkt": key.jkt, "kc-jkt-type": "DPoP"}, "DPoP")
+    else:
+        assert (cached.token_type, "cnf" in claims, claims["typ"]) == ("Bearer", False, "Bearer")
+    assert (claims["azp"], claims["aud"]) == ("shop-api", "payment-service")

@@ -19,8 +19,9 @@ from svcauth.keycloak import KeycloakEndpoints
 pytestmark = pytest.mark.keycloak
 
 CLIENT = "storefront"
-CB = "http://127.0.0.1:5173/cb"  # any port: loopback redirect URIs match without it
+CB = "http://127.0.0.1:5173/callback"  # any port: loopback redirect URIs match without it
 ALICE = ("alice", "dev-alice-password")
+SECRET = "dev-storefront-secret-6a0d2f"  # storefront is confidential (deploy/dev.env)
 
 
 def _shape(obj: dict[str, Any]) -> dict[str, str]:
@@ -32,7 +33,8 @@ def _observe(realm_url: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     b = Browser(realm_url)
     try:
-        got, body, verifier = code_flow(b, CLIENT, CB, *ALICE, response_mode="fragment")
+        got, body, verifier = code_flow(b, CLIENT, CB, *ALICE, client_secret=SECRET,
+                                        response_mode="fragment")
         out["redirect_params"] = sorted(got)
         out["redirect_iss_is_issuer"] = got["iss"] == realm_url
         out["token_fields"] = _shape(body)
@@ -61,14 +63,15 @@ def _observe(realm_url: str) -> dict[str, Any]:
         sp = params_of(silent.headers.get("location", ""))
         out["sso"] = (silent.status_code, sorted(sp), sp.get("session_state") == got["session_state"])
         # Refresh: reuse allowed by default.
-        r1 = b.token(grant_type="refresh_token", client_id=CLIENT,
+        r1 = b.token(grant_type="refresh_token", client_id=CLIENT, client_secret=SECRET,
                      refresh_token=body["refresh_token"])
-        r2 = b.token(grant_type="refresh_token", client_id=CLIENT,
+        r2 = b.token(grant_type="refresh_token", client_id=CLIENT, client_secret=SECRET,
                      refresh_token=body["refresh_token"])
         out["refresh"] = (r1.status_code, _shape(r1.json()), r2.status_code,
                           claims_of(r1.json()["access_token"])["jti"].split(":")[0])
         # Reused code.
         again = b.token(grant_type="authorization_code", code=got["code"], client_id=CLIENT,
+                        client_secret=SECRET,
                         redirect_uri=CB, code_verifier=verifier)
         out["reused_code"] = (again.status_code, again.json())
     finally:
@@ -120,7 +123,8 @@ def _errors(realm_url: str) -> dict[str, Any]:
         for name, change in cases.items():
             code, verifier = _code(b)
             form: dict[str, str | None] = {"grant_type": "authorization_code", "code": code,
-                                           "client_id": CLIENT, "redirect_uri": CB,
+                                           "client_id": CLIENT, "client_secret": SECRET,
+                                           "redirect_uri": CB,
                                            "code_verifier": verifier, **change}
             r = b.token(**{k: v for k, v in form.items() if v is not None})
             out[name] = (r.status_code, r.json())
@@ -132,14 +136,14 @@ def _errors(realm_url: str) -> dict[str, Any]:
 def _logout(realm_url: str) -> dict[str, Any]:
     b = Browser(realm_url)
     try:
-        _, body, _ = code_flow(b, CLIENT, CB, *ALICE)
+        _, body, _ = code_flow(b, CLIENT, CB, *ALICE, client_secret=SECRET)
         oidc = f"{realm_url}/protocol/openid-connect"
         bad = b.http.get(f"{oidc}/logout", params={
             "id_token_hint": body["id_token"], "post_logout_redirect_uri": "http://evil.example/"})
         r = b.http.get(f"{oidc}/logout", params={
             "id_token_hint": body["id_token"], "post_logout_redirect_uri": "http://127.0.0.1:5173/",
             "state": "bye"})
-        refresh = b.token(grant_type="refresh_token", client_id=CLIENT,
+        refresh = b.token(grant_type="refresh_token", client_id=CLIENT, client_secret=SECRET,
                           refresh_token=body["refresh_token"])
         _, challenge = pkce_pair()
         after = b.authorize(client_id=CLIENT, redirect_uri=CB, response_type="code",

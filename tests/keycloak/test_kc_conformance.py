@@ -32,6 +32,7 @@ from keycloak_support import (
     inventory_assertion,
     jwt_form,
 )
+from mockmart.code_login import login_response
 from svcauth.devidp import DevIdP
 from svcauth.keycloak import KeycloakEndpoints
 
@@ -45,6 +46,7 @@ BY_NATURE = {
     "iss": "scheme, host and port of each server; the path is compared",
     "sid": "random per session; session_state == sid is compared",
     "at_hash": "hash of a different access token",
+    "auth_time": "the second each provider's login happened (code-flow subjects)",
     "aud_x": "refresh token: the access token's aud, compared as a set",
 }
 """Claims whose values differ between the two providers by nature (names and types still equal)."""
@@ -210,12 +212,13 @@ def test_audience_mappers_put_receivers_in_aud(
 
 
 def _alice(provider: Provider, env: dict[str, str]) -> httpx.Response:
-    return httpx.post(provider.token_endpoint, data={
-        "grant_type": "password", "client_id": "storefront", "username": "alice",
-        "password": env["ALICE_PASSWORD"], "scope": "openid"}, timeout=30.0)
+    """alice logs in at storefront (code + PKCE; it has no password grant)."""
+    return login_response(provider.token_endpoint.removesuffix("/protocol/openid-connect/token"),
+                          "alice", env["ALICE_PASSWORD"],
+                          client_secret=env["STOREFRONT_CLIENT_SECRET"], nonce="n-alice")
 
 
-def test_alice_password_grant_tokens_match_keycloak(
+def test_alice_code_flow_tokens_match_keycloak(
         providers: tuple[Provider, Provider], keycloak_env: dict[str, str]) -> None:
     kc, dev = providers
     kc_resp, dev_resp = _alice(kc, keycloak_env), _alice(dev, keycloak_env)
@@ -276,15 +279,17 @@ ERROR_CASES: dict[str, Request] = {
     "unknown client": lambda p, env: {"data": {"grant_type": "client_credentials"},
                                       "auth": ("nobody", "whatever")},
     "no client authentication": _form(grant_type="client_credentials"),
-    "public client client_credentials": _form(grant_type="client_credentials",
-                                              client_id="storefront"),
+    "storefront without its secret": _form(grant_type="client_credentials",
+                                           client_id="storefront"),
     "service accounts off": _secret("notification-service"),
     "password grant without direct grants": lambda p, env: {
         "data": {"grant_type": "password", "username": "alice",
                  "password": env["ALICE_PASSWORD"]},
         "auth": ("shop-api", env[SECRET_VARS["shop-api"]])},
-    "alice wrong password": _form(grant_type="password", client_id="storefront",
-                                  username="alice", password="wrong"),
+    "storefront password grant (direct grants off)": lambda p, env: {
+        "data": {"grant_type": "password", "username": "alice",
+                 "password": env["ALICE_PASSWORD"]},
+        "auth": ("storefront", env["STOREFRONT_CLIENT_SECRET"])},
     "unknown scope": _secret("shop-api", scope="nonexistent"),
     "missing grant_type": lambda p, env: {
         "data": {"scope": "profile"}, "auth": ("shop-api", env[SECRET_VARS["shop-api"]])},

@@ -32,9 +32,9 @@ CASES: list[tuple[str, Request, int, str, str]] = [
      401, "invalid_client", INVALID_CREDENTIALS),
     ("no_client_authentication", lambda kc, env: ({"grant_type": "client_credentials"}, None),
      401, "invalid_client", INVALID_CREDENTIALS),
-    ("public_client_credentials", lambda kc, env: ({"grant_type": "client_credentials",
-                                                    "client_id": "storefront"}, None),
-     401, "unauthorized_client", "Public client not allowed to retrieve service account"),
+    ("storefront_client_credentials", lambda kc, env: (
+        {"grant_type": "client_credentials"}, ("storefront", env["STOREFRONT_CLIENT_SECRET"])),
+     401, "unauthorized_client", "Client not enabled to retrieve service account"),
     ("service_accounts_off", lambda kc, env: (
         {"grant_type": "client_credentials"},
         ("notification-service", env[SECRET_VARS["notification-service"]])),
@@ -43,9 +43,10 @@ CASES: list[tuple[str, Request, int, str, str]] = [
         {"grant_type": "password", "username": "alice", "password": env["ALICE_PASSWORD"]},
         ("shop-api", env[SECRET_VARS["shop-api"]])),
      400, "unauthorized_client", "Client not allowed for direct access grants"),
-    ("wrong_user_password", lambda kc, env: ({"grant_type": "password", "client_id": "storefront",
-                                              "username": "alice", "password": "nope"}, None),
-     400, "invalid_grant", "Invalid user credentials"),
+    ("storefront_password_grant", lambda kc, env: (
+        {"grant_type": "password", "username": "alice", "password": env["ALICE_PASSWORD"]},
+        ("storefront", env["STOREFRONT_CLIENT_SECRET"])),
+     400, "unauthorized_client", "Client not allowed for direct access grants"),
     ("unknown_scope", lambda kc, env: ({"grant_type": "client_credentials", "scope": "nonexistent"},
                                        ("shop-api", env[SECRET_VARS["shop-api"]])),
      400, "invalid_scope", "Invalid scopes: nonexistent"),

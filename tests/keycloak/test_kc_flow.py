@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from keycloak_support import INVENTORY_KEY, REALM_FILE, SECRET_VARS, claims_of, header_of
+from mockmart.code_login import login_tokens
 from svcauth._errors import ForbiddenError, InvalidTokenError
 from svcauth.caller import (
     ClientAuth,
@@ -72,12 +72,9 @@ def verifier(keycloak: KeycloakEndpoints) -> Iterator[Verifier]:
 
 
 def _alice(kc: KeycloakEndpoints, env: dict[str, str]) -> dict[str, Any]:
-    response = httpx.post(kc.token_endpoint, timeout=30, data={
-        "grant_type": "password", "client_id": "storefront", "username": "alice",
-        "password": env["ALICE_PASSWORD"], "scope": "openid"})
-    assert response.status_code == 200, response.status_code
-    body: dict[str, Any] = response.json()
-    return body
+    # storefront has no password grant: alice logs in with code + PKCE
+    return login_tokens(kc.issuer, "alice", env["ALICE_PASSWORD"],
+                        client_secret=env["STOREFRONT_CLIENT_SECRET"])
 
 
 CALLERS = [

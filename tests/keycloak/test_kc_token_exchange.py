@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from test_kc_conformance import Provider, _assert_same_response, _assert_same_token, _kids
 
@@ -31,6 +30,7 @@ from exchange_cases import (
 )
 from kc_admin import KeycloakAdmin
 from keycloak_support import REALM_FILE, claims_of
+from mockmart.code_login import login_tokens
 from svcauth import TokenEndpointError
 from svcauth.caller import ClientConfig, ClientCredentialsSource, ClientSecretBasic, TokenExchanger
 from svcauth.devidp import DevIdP
@@ -146,11 +146,8 @@ def _exchanger(keycloak: KeycloakEndpoints, env: dict[str, str]) -> TokenExchang
 
 
 def _alice_token(keycloak: KeycloakEndpoints, env: dict[str, str]) -> str:
-    response = httpx.post(keycloak.token_endpoint, data={
-        "grant_type": "password", "client_id": "storefront", "username": "alice",
-        "password": env["ALICE_PASSWORD"]}, timeout=60.0)
-    assert response.status_code == 200
-    token: str = response.json()["access_token"]
+    token: str = login_tokens(keycloak.issuer, "alice", env["ALICE_PASSWORD"],
+                              client_secret=env["STOREFRONT_CLIENT_SECRET"])["access_token"]
     return token
 
 

@@ -21,6 +21,7 @@ from keycloak_support import (
     jwt_form,
     post_form,
 )
+from mockmart.code_login import login_response
 from svcauth.keycloak import KeycloakEndpoints
 
 pytestmark = pytest.mark.keycloak
@@ -111,11 +112,10 @@ def test_service_client_token_carries_keycloak_service_account_claims(
         assert aud_out not in aud
 
 
-def test_alice_password_grant_gives_user_access_and_id_token(
+def test_alice_code_flow_gives_user_access_and_id_token(
         keycloak: KeycloakEndpoints, keycloak_env: dict[str, str]) -> None:
-    response = post_form(keycloak.token_endpoint, {
-        "grant_type": "password", "client_id": "storefront", "username": "alice",
-        "password": keycloak_env["ALICE_PASSWORD"], "scope": "openid"})
+    response = login_response(keycloak.issuer, "alice", keycloak_env["ALICE_PASSWORD"],
+                              client_secret=keycloak_env["STOREFRONT_CLIENT_SECRET"])
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {"access_token", "expires_in", "refresh_expires_in", "refresh_token",

@@ -172,6 +172,46 @@ def test_a_refused_call_carries_its_code_and_never_the_token(
     assert forged not in text and good not in text and signature not in text and payload not in text
 
 
+def test_a_product_checkout_holds_inventory_and_payment_spans(
+        zipkin: ZipkinServer, otlp_relay: OtlpRelay, devidp_tracing: None, tmp_path: Path) -> None:
+    """mario's product checkout: inventory's check and reservation, payment's charge (with
+    its DPoP-bound exchanged token) and shop-api's token requests in the checkout's one
+    trace. (svcauth's DPoP verification path, ``Verifier.verify_dpop``, opens no
+    ``svcauth.verify`` span yet: not asserted here.)"""
+    trace_id = secrets.token_hex(16)
+    with _stack(tmp_path, otlp_relay) as stack:
+        mario = stack.user_token("mario", "MARIO_PASSWORD")
+        response = httpx.post(
+            f"{stack.shop.url}/api/checkout", timeout=30,
+            json={"items": [{"productId": 1, "quantity": 1}]},
+            headers={"Authorization": f"Bearer {mario}",
+                     "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+        assert response.status_code == 201, response.text
+        spans = _poll(lambda: zipkin.trace(trace_id), _assert_fan_out_traced)
+    [checkout] = _named(spans, "shop-api", "POST /api/checkout")
+    for service, route, status in (
+            ("inventory-service", "POST /api/inventory/check", "200"),
+            ("inventory-service", "POST /api/inventory/reservations", "201"),
+            ("payment-service", "POST /api/payments", "201")):
+        [server] = [s for s in _named(spans, service, route) if s.get("kind") == "SERVER"]
+        assert server["tags"]["http.response.status_code"] == status, (service, route)
+        assert _under(spans, server, checkout), (service, route)
+    # shop-api's two token requests: its client-credentials token and the exchange.
+    fetches = _named(spans, "shop-api", "svcauth.token.fetch")
+    assert [f["tags"]["http.response.status_code"] for f in fetches] == ["200", "200"]
+    assert all(_under(spans, f, checkout) for f in fetches)
+    assert mario not in str(spans)
+
+
+def _assert_fan_out_traced(spans: list[dict[str, Any]]) -> None:
+    assert {"shop-api", "inventory-service", "payment-service"} <= _services(spans)
+    assert [s for s in _named(spans, "payment-service", "POST /api/payments")
+            if s.get("kind") == "SERVER"]
+    assert [s for s in _named(spans, "inventory-service", "POST /api/inventory/reservations")
+            if s.get("kind") == "SERVER"]
+    assert len(_named(spans, "shop-api", "svcauth.token.fetch")) == 2
+
+
 def _assert_refusal_traced(spans: list[dict[str, Any]]) -> None:
     [verify] = _named(spans, "notification-service", "svcauth.verify")
     assert verify["tags"]["svcauth.outcome"] == "invalid"

@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Sequence
 from .._jws import b64url_decode
 from ._client_auth import ClientAuth
 from ._config import ClientConfig
+from ._dpop import DPoPKey
 from ._source import ClientCredentialsSource
 from ._token import Token
 from ._token_endpoint import TokenRequest
@@ -122,19 +123,31 @@ class ExchangeFetch:
         """The exchanging client's configuration (timing and identity)."""
         return self._client.config
 
+    @property
+    def dpop(self) -> DPoPKey | None:
+        """The exchanging client's DPoP key: when set, every exchange request carries a
+        proof and the issued token is bound to that key (``token_type: DPoP``)."""
+        return self._client.config.dpop
+
     def cache_key(self) -> Hashable:
         """(``token-exchange``, the client's own key, SHA-256 of the subject, audience,
-        scope): never equal to a client-credentials key, never holding the subject."""
+        scope): never equal to a client-credentials key, never holding the subject (the
+        client's key holds its DPoP key's thumbprint when it has one)."""
         return ("token-exchange", self._client.cache_key(), self._digest, self.audience,
                 self.scope)
 
     def _build(self, timeout: float) -> TokenRequest:
         c = self._client.config
         assert c.token_endpoint
-        return build_exchange_request(
+        request = build_exchange_request(
             token_endpoint=c.token_endpoint, client_id=c.client_id, auth=c.auth,
             subject_token=self._subject, audience=self.audience, scope=self.scope,
             timeout=timeout)
+        if c.dpop is not None:  # RFC 9449 §5: a proof at the token endpoint binds the token
+            proof = c.dpop.proof("POST", c.token_endpoint)
+            request = TokenRequest(request.url, {**request.headers, "DPoP": proof},
+                                   request.form, request.timeout)
+        return request
 
     def _offset(self) -> float:
         return self.clock() - self._client.wall_clock()

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._browser_tokens import _insert_after
+from ._dpop import bound_claims
 from ._issuer import TokenIssuer
 from ._oauth_error import OAuthError
 from ._realm import Client
@@ -115,10 +117,14 @@ def _narrow(claims: dict[str, Any], audiences: Sequence[str]) -> None:
 
 
 def token_exchange(issuer: TokenIssuer, ctx_issuer: str, now: float, client: Client,
-                   form: Mapping[str, str], audiences: Sequence[str]) -> dict[str, Any]:
+                   form: Mapping[str, str], audiences: Sequence[str],
+                   jkt: str | None = None) -> dict[str, Any]:
     """Answer a standard token exchange of ``client`` (already authenticated).
 
     ``audiences`` are every ``audience`` value of the form (the parameter may repeat).
+    ``jkt``: the thumbprint of a valid DPoP proof sent with the request; the issued access
+    token is then bound to it (``cnf.jkt``, ``token_type: DPoP``), as Keycloak 26.7.3 binds
+    an exchanged token when the exchange request carries a proof.
     """
     _supports(client, form)
     subject = issuer.verified_claims(form["subject_token"], issuer=ctx_issuer, now=now)
@@ -157,13 +163,24 @@ def token_exchange(issuer: TokenIssuer, ctx_issuer: str, now: float, client: Cli
     prefix = (JTI_PREFIX_NO_SESSION if session is None else JTI_PREFIX_SAME_CLIENT
               if same_client else JTI_PREFIX_OTHER_CLIENT)
     claims = access_token_claims(grant, lifetime=life, jti=f"{prefix}{uuid.uuid4()}")
+    # A subject from a browser login carries its session's auth_time: Keycloak 26.7.3 puts
+    # it on the exchanged tokens too (after iat), a password-grant subject has none.
+    auth_time = subject.get("auth_time")
+    auth_time = auth_time if isinstance(auth_time, int) else None
+    if auth_time is not None:
+        claims = _insert_after(claims, "iat", "auth_time", auth_time)
     for name in SERVICE_ACCOUNT_CLAIMS:
         claims.pop(name, None)
     if audiences:
         _narrow(claims, audiences)
+    if jkt is not None and requested_type != ID_TOKEN_TYPE:
+        claims.update(bound_claims(jkt))
     token = issuer.keys.sign(claims)
-    return _body(issuer, grant, token, life, requested_type,
-                 id_token="openid" in requested.split())
+    body = _body(issuer, grant, token, life, requested_type,
+                 id_token="openid" in requested.split(), auth_time=auth_time)
+    if jkt is not None and requested_type != ID_TOKEN_TYPE:
+        body["token_type"] = "DPoP"
+    return body
 
 
 def _requested_type(client: Client, form: Mapping[str, str]) -> str:
@@ -178,13 +195,15 @@ def _requested_type(client: Client, form: Mapping[str, str]) -> str:
 
 
 def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
-          requested_type: str, *, id_token: bool) -> dict[str, Any]:
+          requested_type: str, *, id_token: bool, auth_time: int | None = None) -> dict[str, Any]:
     """The answer, fields in Keycloak's order; ``id_token`` when the request's own
-    ``scope`` named ``openid``."""
+    ``scope`` named ``openid``; ``auth_time`` (the subject's) on its ID tokens."""
     body: dict[str, Any] = {"access_token": token, "expires_in": life, "refresh_expires_in": 0}
     if requested_type == ID_TOKEN_TYPE:
         id_claims = id_token_claims(grant, lifetime=life, access_token=token)
         id_claims.pop("at_hash")  # no access token goes with it
+        if auth_time is not None:
+            id_claims = _insert_after(id_claims, "iat", "auth_time", auth_time)
         body["access_token"] = issuer.keys.sign(id_claims)
     if requested_type == REFRESH_TOKEN_TYPE:
         life_rt = issuer.realm.sso_session_idle
@@ -197,7 +216,9 @@ def _body(issuer: TokenIssuer, grant: Grant, token: str, life: int,
         body["refresh_token"], body["refresh_expires_in"] = issuer.keys.sign_hmac(rt_claims), life_rt
     body["token_type"] = "N_A" if requested_type == ID_TOKEN_TYPE else "Bearer"
     if requested_type != ID_TOKEN_TYPE and id_token:
-        body["id_token"] = issuer.id_token(grant, token, life)
+        plain = id_token_claims(grant, lifetime=life, access_token=token)
+        body["id_token"] = issuer.keys.sign(
+            plain if auth_time is None else _insert_after(plain, "iat", "auth_time", auth_time))
     body["not-before-policy"] = 0
     if grant.session_id is not None:
         body["session_state"] = grant.session_id

@@ -201,7 +201,7 @@ def handle_token_request(issuer: TokenIssuer, ctx: AuthContext, form: Mapping[st
         elif grant_type == "authorization_code":
             body = _authorization_code(form)
         elif grant_type == TOKEN_EXCHANGE:
-            body = token_exchange(issuer, ctx.issuer, ctx.now, client, form, audiences)
+            body = token_exchange(issuer, ctx.issuer, ctx.now, client, form, audiences, jkt)
         else:
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
     except OAuthError as err:

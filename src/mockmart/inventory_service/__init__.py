@@ -1,0 +1,1 @@
+"""inventory-service: stock per product, check / reserve / release (role-authorized)."""

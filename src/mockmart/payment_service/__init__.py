@@ -1,0 +1,1 @@
+"""payment-service: charges on a user's behalf (exchanged, DPoP-bound tokens)."""
