@@ -15,7 +15,9 @@ ENV = {"SHOP_API_CLIENT_SECRET": "dev-shop", "NOTIFICATION_SERVICE_CLIENT_SECRET
        "CART_REMINDER_JOB_CLIENT_SECRET": "dev-cart", "PAYMENT_PROVIDER_CLIENT_SECRET": "dev-pay",
        "REPORTING_JOB_CLIENT_SECRET": "dev-rep", "ALICE_PASSWORD": "dev-alice",
        "PAYMENT_GATEWAY_DPOP_CLIENT_SECRET": "dev-dpop",
-       "ORDER_EVENTS_WORKER_CLIENT_SECRET": "dev-worker", "RABBITMQ_CLIENT_SECRET": "dev-rmq"}
+       "ORDER_EVENTS_WORKER_CLIENT_SECRET": "dev-worker", "RABBITMQ_CLIENT_SECRET": "dev-rmq",
+       "ADMIN_PASSWORD": "dev-admin", "MARIO_PASSWORD": "dev-mario",
+       "BLOCKED_PASSWORD": "dev-blocked"}
 
 
 def _doc() -> dict[str, Any]:
