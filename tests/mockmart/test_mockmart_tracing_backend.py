@@ -175,9 +175,8 @@ def test_a_refused_call_carries_its_code_and_never_the_token(
 def test_a_product_checkout_holds_inventory_and_payment_spans(
         zipkin: ZipkinServer, otlp_relay: OtlpRelay, devidp_tracing: None, tmp_path: Path) -> None:
     """mario's product checkout: inventory's check and reservation, payment's charge (with
-    its DPoP-bound exchanged token) and shop-api's token requests in the checkout's one
-    trace. (svcauth's DPoP verification path, ``Verifier.verify_dpop``, opens no
-    ``svcauth.verify`` span yet: not asserted here.)"""
+    its DPoP-bound exchanged token: the bound token's verification and the proof check are
+    spans of their own) and shop-api's token requests in the checkout's one trace."""
     trace_id = secrets.token_hex(16)
     with _stack(tmp_path, otlp_relay) as stack:
         mario = stack.user_token("mario", "MARIO_PASSWORD")
@@ -196,6 +195,15 @@ def test_a_product_checkout_holds_inventory_and_payment_spans(
         [server] = [s for s in _named(spans, service, route) if s.get("kind") == "SERVER"]
         assert server["tags"]["http.response.status_code"] == status, (service, route)
         assert _under(spans, server, checkout), (service, route)
+    [charge] = [s for s in _named(spans, "payment-service", "POST /api/payments")
+                if s.get("kind") == "SERVER"]
+    [verify] = _named(spans, "payment-service", "svcauth.verify")
+    assert {k: verify["tags"].get(k) for k in ("svcauth.scheme", "svcauth.outcome",
+                                              "svcauth.caller")} == {
+        "svcauth.scheme": "DPoP", "svcauth.outcome": "valid", "svcauth.caller": "shop-api"}
+    [proof] = _named(spans, "payment-service", "svcauth.dpop.proof")
+    assert proof["tags"]["svcauth.outcome"] == "valid"
+    assert _under(spans, verify, charge) and _under(spans, proof, charge)
     # shop-api's two token requests: its client-credentials token and the exchange.
     fetches = _named(spans, "shop-api", "svcauth.token.fetch")
     assert [f["tags"]["http.response.status_code"] for f in fetches] == ["200", "200"]
@@ -210,6 +218,7 @@ def _assert_fan_out_traced(spans: list[dict[str, Any]]) -> None:
     assert [s for s in _named(spans, "inventory-service", "POST /api/inventory/reservations")
             if s.get("kind") == "SERVER"]
     assert len(_named(spans, "shop-api", "svcauth.token.fetch")) == 2
+    assert _named(spans, "payment-service", "svcauth.dpop.proof")
 
 
 def _assert_refusal_traced(spans: list[dict[str, Any]]) -> None:

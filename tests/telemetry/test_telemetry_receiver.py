@@ -32,7 +32,8 @@ def test_first_verification_is_a_span_with_the_jwks_fetch_under_it(otel: Otel) -
         verifier.verify(token)
     [verify] = otel.spans("svcauth.verify")
     [fetch] = otel.spans("svcauth.jwks.fetch")
-    assert dict(verify.attributes or {}) == {"svcauth.outcome": "valid", "svcauth.caller": "shop-api"}
+    assert dict(verify.attributes or {}) == {"svcauth.scheme": "Bearer", "svcauth.outcome": "valid",
+                                             "svcauth.caller": "shop-api"}
     assert verify.kind == trace.SpanKind.INTERNAL
     assert dict(fetch.attributes or {}) == {
         "server.address": "idp.telemetry.test", "server.port": 8080, "svcauth.outcome": "ok",
@@ -89,7 +90,7 @@ async def test_refused_token_is_an_error_span_without_the_claimed_caller(otel: O
         await verifier.averify(expired)
     assert info.value.code == "token_expired"
     [verify] = otel.spans("svcauth.verify")
-    assert dict(verify.attributes or {}) == {"svcauth.outcome": "invalid",
+    assert dict(verify.attributes or {}) == {"svcauth.scheme": "Bearer", "svcauth.outcome": "invalid",
                                               "error.type": "token_expired"}
     assert verify.status.status_code == trace.StatusCode.ERROR
     assert verify.status.description == "token_expired"

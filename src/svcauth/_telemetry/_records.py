@@ -157,8 +157,9 @@ async def acounted(verify: Callable[[str], Awaitable[_T]], token: str) -> _T:
 
 
 @contextmanager
-def verification() -> Iterator[VerifyRecord]:
-    """Span ``svcauth.verify`` and the verification tally around one uncached verification.
+def verification(scheme: str = "Bearer") -> Iterator[VerifyRecord]:
+    """Span ``svcauth.verify`` and the verification tally around one uncached verification
+    of a token sent with ``scheme`` (``Bearer``, or ``DPoP`` for a bound token).
 
     The caller's id is recorded only once the token is verified: a refused token's ``azp``
     is whatever its sender wrote.
@@ -167,7 +168,7 @@ def verification() -> Iterator[VerifyRecord]:
     if not STATE.enabled:
         yield record
         return
-    with start_span("svcauth.verify", {}, client=False) as span:
+    with start_span("svcauth.verify", {"svcauth.scheme": scheme}, client=False) as span:
         try:
             yield record
         except BaseException as exc:
@@ -182,8 +183,23 @@ def verification() -> Iterator[VerifyRecord]:
             span.set_attribute("svcauth.caller", record.caller)
 
 
-__all__ = ["FETCH_REASON", "NO_SPAN", "acounted", "counted", "jwks_fetch", "token_fetch",
-           "verification"]
+@contextmanager
+def proof_check() -> Iterator[None]:
+    """Span ``svcauth.dpop.proof`` around one DPoP proof check (every DPoP request, cached
+    token or not), with its outcome and, when refused, the refusal code; only while a tracer
+    provider is set (:func:`svcauth._telemetry._state.tracing`): the check itself is cheap."""
+    with start_span("svcauth.dpop.proof", {}, client=False) as span:
+        try:
+            yield
+        except BaseException as exc:
+            span.set_attribute("svcauth.outcome", "invalid")
+            mark_error(span, error_code(exc))
+            raise
+        span.set_attribute("svcauth.outcome", "valid")
+
+
+__all__ = ["FETCH_REASON", "NO_SPAN", "acounted", "counted", "jwks_fetch", "proof_check",
+           "token_fetch", "verification"]
 
 
 class ServedRecord:

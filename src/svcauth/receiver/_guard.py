@@ -45,6 +45,9 @@ from .._errors import (
 from .._telemetry import _tally
 from .._telemetry._audit import audit as _audit_line
 from .._telemetry._audit import audit_log as _audit_log
+from .._telemetry._records import proof_check
+from .._telemetry._state import STATE as _TELEMETRY
+from .._telemetry._state import tracing
 from ._bearer import parse_authorization
 from ._cache import VerifiedTokenCache
 from ._dpop import DPoPSettings, ProofVerifier
@@ -180,7 +183,15 @@ class Guard(Generic[_I]):
         return scheme == "DPoP", token
 
     def _check_proof(self, claims: Any, token: str, request: RequestInfo | None) -> None:
-        """The proof fits the request and the token, and its key is the token's ``cnf.jkt``."""
+        """The proof fits the request and the token, and its key is the token's ``cnf.jkt``
+        (in a ``svcauth.dpop.proof`` span while tracing)."""
+        if _TELEMETRY.enabled and tracing():
+            with proof_check():
+                self._check_proof_now(claims, token, request)
+        else:
+            self._check_proof_now(claims, token, request)
+
+    def _check_proof_now(self, claims: Any, token: str, request: RequestInfo | None) -> None:
         assert self._proofs is not None
         if request is None:
             raise ConfigurationError("Guard: DPoP is on but the integration passed no "

@@ -276,6 +276,16 @@ class Verifier:
             hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
+        if not _TELEMETRY.enabled:
+            return self._verify_uncached(token, True)
+        if not tracing():
+            return counted(self._verify_bound, token)
+        with verification("DPoP") as record:
+            claims = self._verify_uncached(token, True)
+            record.caller = claims.azp or claims.client_id
+        return claims
+
+    def _verify_bound(self, token: str) -> Claims:
         return self._verify_uncached(token, True)
 
     async def averify_dpop(self, token: str) -> Claims:
@@ -285,9 +295,17 @@ class Verifier:
             hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
-        info, payload, signature, signing_input = self._front(token)
-        entry = self._lookup(info.kid, info.alg) or await self._aresolve(info.kid, info.alg)
-        return self._back(token, info, payload, signature, signing_input, entry, True)
+        if not _TELEMETRY.enabled:
+            return await self._averify_uncached(token, True)
+        if not tracing():
+            return await acounted(self._averify_bound, token)
+        with verification("DPoP") as record:
+            claims = await self._averify_uncached(token, True)
+            record.caller = claims.azp or claims.client_id
+        return claims
+
+    async def _averify_bound(self, token: str) -> Claims:
+        return await self._averify_uncached(token, True)
 
     async def averify(self, token: str) -> Claims:
         """Verify ``token`` (asyncio: key fetches do not block the loop)."""
@@ -305,8 +323,8 @@ class Verifier:
             record.caller = claims.azp or claims.client_id
         return claims
 
-    async def _averify_uncached(self, token: str) -> Claims:
+    async def _averify_uncached(self, token: str, bound: bool = False) -> Claims:
         info, payload, signature, signing_input = self._front(token)
         entry = self._lookup(info.kid, info.alg) or await self._aresolve(info.kid, info.alg)
-        return self._back(token, info, payload, signature, signing_input, entry)
+        return self._back(token, info, payload, signature, signing_input, entry, bound)
 
