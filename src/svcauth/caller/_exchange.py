@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Sequence
 from .._jws import b64url_decode
 from ._client_auth import ClientAuth
 from ._config import ClientConfig
+from ._dpop import DPoPKey
 from ._source import ClientCredentialsSource
 from ._token import Token
 from ._token_endpoint import TokenRequest
@@ -121,6 +122,11 @@ class ExchangeFetch:
     def config(self) -> ClientConfig:
         """The exchanging client's configuration (timing and identity)."""
         return self._client.config
+
+    @property
+    def dpop(self) -> DPoPKey | None:
+        """``None``: the exchange request carries no proof, its tokens are Bearer tokens."""
+        return None
 
     def cache_key(self) -> Hashable:
         """(``token-exchange``, the client's own key, SHA-256 of the subject, audience,
