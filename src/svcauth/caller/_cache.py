@@ -42,8 +42,11 @@ class CachingTokenSource:
     >>> source.token()  # doctest: +SKIP
 
     ``clock`` must be the clock the wrapped source stamps tokens with (taken from its
-    ``clock`` attribute when omitted). Timing comes from ``policy`` (else from the source's
-    ``config``); ``sleep``/``asleep`` pace background refresh retries.
+    ``clock`` attribute when omitted). ``on_snapshot`` hears every snapshot the hot path
+    starts serving (how :class:`~svcauth.caller.TokenExchanger` keeps its hot table).
+    Timing comes from ``policy`` (else from the source's ``config.refresh_policy()``, whose
+    ``refresh_backoff`` paces background refresh retries unless ``backoff`` is given);
+    ``sleep``/``asleep`` do the waiting.
 
     Telemetry (:mod:`svcauth.telemetry`): with it on when the source is built, ``token()``
     and ``atoken()`` are the counting twins of the hot path (one ``int`` increment per hit);
@@ -56,8 +59,10 @@ class CachingTokenSource:
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Coroutine[Any, Any, Any]] = asyncio.sleep,
         backoff: Backoff | None = None, rng: random.Random | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self._source = source
+        self._on_snapshot = on_snapshot
         self._clock: Callable[[], float] = clock if clock is not None else source.clock
         config = source.config
         self.policy = policy or config.refresh_policy()
@@ -224,8 +229,15 @@ class CachingTokenSource:
             self._entry = entry
             if old is not None:  # the credential changed: the old one's tokens go
                 self._cache.discard(old.key)
-            self._snap = entry.snap
+            self._show(entry.snap)
         return entry
+
+    def _show(self, snap: Snapshot) -> None:
+        """Serve ``snap`` from the hot path (and tell ``on_snapshot``: the exchanger's own
+        hot path reads the snapshots of its sources directly)."""
+        self._snap = snap
+        if self._on_snapshot is not None:
+            self._on_snapshot(snap)
 
     def _remembered(self, entry: Entry, now: float) -> BaseException | None:
         if entry.failure is not None and now < entry.failure_until:
@@ -246,7 +258,7 @@ class CachingTokenSource:
                 snap = self._snapshot(token)
                 entry.snap, entry.failure = snap, None
                 if self._entry is entry:
-                    self._snap = snap
+                    self._show(snap)
             elif isinstance(exc, TokenEndpointError) and exc.permanent:
                 entry.failure = exc
                 entry.failure_until = self._clock() + self.policy.failure_ttl
@@ -314,7 +326,7 @@ class CachingTokenSource:
             now = self._clock()
             snap = entry.snap
             if now < snap.fresh_until:
-                self._snap = snap
+                self._show(snap)
                 refresh = (flights.start(entry.key, detached=threaded)
                            if now >= snap.refresh_at else None)
                 failure, joined = None, None
