@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from svcauth._jwk import public_jwk
 from svcauth._jws import sign_compact
-from svcauth.caller import CachingTokenSource, Token
+from svcauth.caller import CachingTokenSource, ClientConfig, ClientSecretBasic, Token
 from svcauth.grpc import (
     AsyncServiceAuthInterceptor,
     MethodGuards,
@@ -198,9 +198,16 @@ def _pair(seen: dict[str, list[float]], base: str, other: str) -> dict[str, floa
 class _Warm:
     """A fetching source whose one token never needs renewing during the run."""
 
+    dpop = None
+
     def __init__(self, token: str) -> None:
         self.clock = time.monotonic
+        self.config = ClientConfig(client_id="bench", auth=ClientSecretBasic("unused"),
+                                   token_endpoint="https://idp.bench/token")
         self._token = token
+
+    def cache_key(self) -> str:
+        return "bench"
 
     def fetch(self) -> Token:
         now = self.clock()
@@ -297,7 +304,7 @@ def main() -> int:
 
     server, port = _sync_server(guards)
     aio = _AioServer(guards)
-    tokens = CachingTokenSource(_Warm(token))  # type: ignore[arg-type]
+    tokens = CachingTokenSource(_Warm(token))
     channels = {
         "sync": grpc.insecure_channel(f"127.0.0.1:{port}"),
         "aio": grpc.insecure_channel(f"127.0.0.1:{aio.port}"),

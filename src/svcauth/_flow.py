@@ -14,7 +14,10 @@ outcome, until the flow returns its result or raises (the idea of httpx's
 - :class:`Call`: call a part that is not a flow (``fn()`` in the sync driver, ``await afn()``
   in the async one) and send back its result: how a flow uses a ``Verifier``;
 - :class:`Traced`: run a sub-flow inside a telemetry context manager; its result is sent back.
-  Telemetry lives here, around the performer, never inside a core.
+  Telemetry lives here, around the performer, never inside a core;
+- :class:`Start`: run a sub-flow on its own (the sync driver in a daemon thread, or right
+  here when ``inline``; the async driver as a task that the caller's cancellation never
+  reaches) -> ``None``: how a cache leads a shared fetch or a background refresh.
 
 An exception raised while a step is performed (``CancelledError``, ``KeyboardInterrupt``,
 an unexpected error of a client) is thrown into the flow at its ``yield``, so the flow's own
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextvars
 import json
 import threading
 import time
@@ -38,8 +42,8 @@ import httpx
 if TYPE_CHECKING:  # _singleflight imports Wait from here
     from ._singleflight import Flight
 
-__all__ = ["Call", "HttpAnswer", "HttpRequest", "Sleep", "Traced", "TransportFailure", "Wait",
-           "json_object", "run_async", "run_sync"]
+__all__ = ["Call", "HttpAnswer", "HttpRequest", "Sleep", "Start", "Traced", "TransportFailure",
+           "Wait", "json_object", "run_async", "run_sync"]
 
 T = TypeVar("T")
 Waited = Literal["done", "timeout", "reentrant"]
@@ -130,7 +134,20 @@ class Traced:
     done: Callable[[Any, Any], None] | None = None
 
 
-Step = HttpRequest | Sleep | Wait | Call | Traced
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Run ``flow`` on its own; ``None`` is sent back at once (the flow settles what it
+    shares itself, e.g. a single flight). Sync driver: in a daemon thread called ``name``
+    carrying the caller's context (a span joins the caller's trace), or in this thread,
+    before going on, when ``inline``. Async driver: a task of the running loop, always, so
+    that cancelling the caller never cancels the work others wait for."""
+
+    flow: Generator[Any, Any, Any]
+    inline: bool = False
+    name: str = "svcauth-flow"
+
+
+Step = HttpRequest | Sleep | Wait | Call | Traced | Start
 Outcome = HttpAnswer | TransportFailure | str | None
 Flow = Generator[Any, Any, T]
 """A flow yields :data:`Step` values, receives outcomes and returns ``T``."""
@@ -228,6 +245,24 @@ def _http_sync(step: HttpRequest, client: httpx.Client | None) -> HttpAnswer | T
             http.close()
 
 
+def _wait_sync(step: Wait) -> Waited:
+    """Block until the flight settles or ``timeout`` passes (never on its leading thread)."""
+    if step.flight.led_here():
+        return "reentrant"
+    done, _ = cf.wait([step.flight.future], timeout=step.timeout)
+    return "done" if done else "timeout"
+
+
+def _start_sync(step: Start, client: httpx.Client | None, sleep: Callable[[float], None],
+                observe: Observe | None) -> None:
+    if step.inline:
+        run_sync(step.flow, client, sleep, observe)
+        return
+    threading.Thread(target=contextvars.copy_context().run,
+                     args=(run_sync, step.flow, client, sleep, observe),
+                     name=step.name, daemon=True).start()
+
+
 def _perform_sync(step: Step, client: httpx.Client | None, sleep: Callable[[float], None],
                   observe: Observe | None) -> Outcome:
     if isinstance(step, HttpRequest):
@@ -239,12 +274,12 @@ def _perform_sync(step: Step, client: httpx.Client | None, sleep: Callable[[floa
         sleep(step.seconds)
         return None
     if isinstance(step, Wait):
-        if step.flight.led_here():
-            return "reentrant"
-        done, _ = cf.wait([step.flight.future], timeout=step.timeout)
-        return "done" if done else "timeout"
+        return _wait_sync(step)
     if isinstance(step, Call):
         return step.fn()  # type: ignore[no-any-return]
+    if isinstance(step, Start):
+        _start_sync(step, client, sleep, observe)
+        return None
     with step.around() as record:
         result = run_sync(step.flow, client, sleep, observe)
         if step.done is not None:
@@ -314,6 +349,17 @@ async def _wait_async(step: Wait) -> Waited:
     return "done" if done else "timeout"
 
 
+_TASKS: set[asyncio.Task[Any]] = set()
+"""Tasks of :class:`Start` steps, held until done (the loop keeps only weak references)."""
+
+
+def _start_async(step: Start, client: httpx.AsyncClient | None, sleep: Callable[[float], Any],
+                 observe: Observe | None) -> None:
+    task = asyncio.get_running_loop().create_task(run_async(step.flow, client, sleep, observe))
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
 async def _perform_async(step: Step, client: httpx.AsyncClient | None,
                          sleep: Callable[[float], Any], observe: Observe | None) -> Outcome:
     if isinstance(step, HttpRequest):
@@ -328,6 +374,9 @@ async def _perform_async(step: Step, client: httpx.AsyncClient | None,
         return await _wait_async(step)
     if isinstance(step, Call):
         return await step.afn()  # type: ignore[no-any-return]
+    if isinstance(step, Start):
+        _start_async(step, client, sleep, observe)
+        return None
     with step.around() as record:
         result = await run_async(step.flow, client, sleep, observe)
         if step.done is not None:

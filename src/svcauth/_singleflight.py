@@ -10,7 +10,8 @@ The one re-entry rule: **a blocking wait on a flight led from this very thread i
 (:meth:`Flight.led_here`). That thread is either inside the leader (recursion) or runs the
 event loop whose task leads the flight; waiting would deadlock in both cases, so the caller
 goes on without it. A flight led by a task whose event loop has stopped can never settle:
-it counts as *abandoned* and the next caller starts a new one.
+it counts as *abandoned* and the next caller starts a new one. A *detached* flight (led by
+a thread of its own, e.g. a background refresh) is never led here nor abandoned.
 
 The optional cooldown is the least time between the starts of two flights of one key
 (:meth:`SingleFlight.start` says no meanwhile unless forced); :meth:`SingleFlight.forget`
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Generator, Hashable
@@ -39,18 +41,19 @@ class Flight(Generic[T]):
 
     __slots__ = ("future", "key", "loop", "thread")
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: Any, *, detached: bool = False) -> None:
         self.key: Any = key
         """The key it serves."""
         self.future: cf.Future[T] = cf.Future()
         """Settled with the leader's result or error."""
-        self.thread = threading.get_ident()
-        """The thread of the leader."""
-        try:
-            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            """The leader's event loop, ``None`` when led from plain (sync) code."""
-        except RuntimeError:
-            self.loop = None
+        self.future.set_running_or_notify_cancel()  # no waiter can cancel it for the others
+        self.thread: int | None = None if detached else threading.get_ident()
+        """The thread of the leader (``None``: a thread of its own)."""
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The leader's event loop, ``None`` when led from plain (sync) code."""
+        if not detached:
+            with contextlib.suppress(RuntimeError):
+                self.loop = asyncio.get_running_loop()
 
     def led_here(self) -> bool:
         """True when a blocking wait for this flight, here, would deadlock."""
@@ -86,13 +89,14 @@ class SingleFlight(Generic[K, T]):
         """True while the cooldown after the last start of ``key`` runs."""
         return self.clock() < self._next_start.get(key, float("-inf"))
 
-    def start(self, key: K, *, force: bool = False) -> Flight[T] | None:
+    def start(self, key: K, *, force: bool = False, detached: bool = False) -> Flight[T] | None:
         """A new flight that the caller leads and must :meth:`finish`; ``None`` when one is
-        under way or (unless ``force``) the cooldown runs."""
+        under way or (unless ``force``) the cooldown runs. ``detached``: the work runs in a
+        thread of its own (see :class:`Flight`)."""
         with self._lock:
             if self.current(key) is not None or (not force and self.cooling(key)):
                 return None
-            flight: Flight[T] = Flight(key)
+            flight: Flight[T] = Flight(key, detached=detached)
             self._flights[key] = flight
             if self.cooldown:
                 self._next_start[key] = self.clock() + self.cooldown

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import concurrent.futures as cf
 import itertools
 import json
 import random
@@ -11,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from urllib.parse import parse_qsl, unquote_plus
 
 import httpx
@@ -56,8 +54,9 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
 class FlightWaiters:
     """Counts threads blocked on a CachingTokenSource's fetch in flight.
 
-    ``install(monkeypatch)`` makes the cache create its flights as futures that count every
-    ``result()`` call, so a test can wait until N threads really wait instead of sleeping.
+    ``install(monkeypatch)`` counts every blocking wait of the sync driver on a flight
+    (``svcauth._flow._wait_sync``), so a test can wait until N threads really wait instead
+    of sleeping.
     """
 
     def __init__(self) -> None:
@@ -65,18 +64,17 @@ class FlightWaiters:
         self.count = 0
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FlightWaiters:
-        from svcauth.caller import _cache
+        from svcauth import _flow
 
         waiters = self
+        wait = _flow._wait_sync
 
-        class CountingFuture(cf.Future):  # type: ignore[type-arg]
-            def result(self, timeout: float | None = None) -> object:
-                with waiters._lock:
-                    waiters.count += 1
-                return super().result(timeout)
+        def counting_wait(step: _flow.Wait) -> str:
+            with waiters._lock:
+                waiters.count += 1
+            return wait(step)
 
-        monkeypatch.setattr(_cache, "cf", SimpleNamespace(
-            Future=CountingFuture, TimeoutError=cf.TimeoutError))
+        monkeypatch.setattr(_flow, "_wait_sync", counting_wait)
         return self
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from svcauth import TokenEndpointError
 from svcauth.caller import CachingTokenSource, Token
+from svcauth.caller._policy import Backoff
 
 from .fakes import FakeClock, FakeTokenEndpoint, make_source, refreshing, token_value, wait_until
 
@@ -152,6 +153,29 @@ def test_a_failing_refresh_keeps_serving_the_valid_token_then_recovers() -> None
     wait_until(lambda: not refreshing() and src.token() != first)
     assert src.token() == token_value(endpoint.count)
     assert src.token().startswith("eyJ")
+
+
+def test_the_background_refresh_backoff_is_the_configured_one() -> None:
+    endpoint, clock = FakeTokenEndpoint(expires_in=300), FakeClock(start=0.0)
+    waits: list[float] = []
+
+    def pause(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+
+    source = make_source(endpoint, clock, deadline=0.001, sleep=lambda s: None,
+                         rng=FixedDraw(0.5), refresh_backoff=Backoff(base=0.5, cap=1.0))
+    src = CachingTokenSource(source, sleep=pause, rng=FixedDraw(0.5))
+    assert src.policy.refresh_backoff == Backoff(base=0.5, cap=1.0)
+    first = src.token()
+    endpoint.script = [httpx.Response(503) for _ in range(100_000)]
+    clock.now = 256.0  # past every refresh point, served until 261
+    assert src.token() == first
+    wait_until(lambda: not refreshing())
+    # Ceilings 0.5, 1, 1, ... at half each; the loop stops before a wait ending past 261 s.
+    assert waits == [0.25] + [0.5] * 9
+    assert endpoint.count == 1 + 11
+    assert clock.now == 260.75
 
 
 def test_once_past_the_margin_callers_wait_for_a_new_token() -> None:

@@ -188,3 +188,19 @@ def test_sources_with_different_credentials_never_share_a_token() -> None:
     with pytest.raises(TokenEndpointError) as info:
         bad.token()
     assert (info.value.code, endpoint.count, len(cache)) == ("invalid_client", 2, 2)
+
+
+@pytest.mark.anyio
+async def test_a_sync_call_on_the_loop_thread_whose_task_leads_the_fetch_fetches_itself() -> None:
+    # Waiting for the task's fetch here would block the very loop that must finish it.
+    endpoint, started, release = FakeTokenEndpoint(), threading.Event(), threading.Event()
+    src = CachingTokenSource(make_source(endpoint, FakeClock(),
+                                         async_handler=_gated_async(endpoint, started, release)))
+    pending = asyncio.create_task(src.atoken())
+    while not started.is_set():
+        await asyncio.sleep(0.001)
+    assert src.token() == token_value(1)  # its own, unshared fetch (the gate holds the task's)
+    assert src.token() == token_value(1)  # and it is cached: no third request
+    release.set()
+    assert await pending == token_value(2)
+    assert endpoint.count == 2

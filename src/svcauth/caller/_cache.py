@@ -3,26 +3,25 @@ threads and asyncio tasks, refresh-ahead in the background, brief memory of perm
 failures.
 
 The cached path is an attribute read, a clock call and one float comparison, with no
-lock. Everything else (key computation, single flight, refresh start) is the slow path,
-taken only once the refresh point is passed or nothing is cached.
-
-A fetch in flight is a ``concurrent.futures.Future`` so that threads wait on it with
-``result()`` and tasks with ``asyncio.wrap_future``; it is marked running at once, so a
-cancelled waiter cannot cancel it for the others.
+lock. Everything else is the slow path, taken only once the refresh point is passed or
+nothing is cached, and written once as a flow (:mod:`svcauth._flow`) that ``run_sync`` and
+``run_async`` drive: the fetch in flight is a :class:`~svcauth._singleflight.Flight` of the
+cache's one :class:`~svcauth._singleflight.SingleFlight` (the primitive the remote key set
+uses too), led inline by a thread or as a task of its own by a coroutine, so a cancelled
+waiter never cancels it for the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures as cf
-import contextvars
 import random
-import threading
 import time
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .._errors import TokenEndpointError, TokenError, TokenTransportError
+from .._flow import Call, Flow, Sleep, Start, Wait, run_async, run_sync
+from .._singleflight import Flight
 from .._telemetry._metrics import instruments as _instruments
 from .._telemetry._records import FETCH_REASON
 from .._telemetry._state import STATE as _TELEMETRY
@@ -30,17 +29,10 @@ from .._telemetry._tally import client_tally
 from ._credential import Credential
 from ._dpop import DPoPKey, access_token_hash
 from ._policy import Backoff, RefreshPolicy
-from ._source import FetchingSource
+from ._source import CacheableSource
 from ._token import Token
 from ._token_cache import EMPTY, Entry, Snapshot, TokenCache
 from ._unauthorized import NOTHING_CACHED, UnauthorizedVerdict, unauthorized_verdict
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class CachingTokenSource:
@@ -50,8 +42,11 @@ class CachingTokenSource:
     >>> source.token()  # doctest: +SKIP
 
     ``clock`` must be the clock the wrapped source stamps tokens with (taken from its
-    ``clock`` attribute when omitted). Timing comes from ``policy`` (else from the source's
-    ``config``); ``sleep``/``asleep`` pace background refresh retries.
+    ``clock`` attribute when omitted). ``on_snapshot`` hears every snapshot the hot path
+    starts serving (how :class:`~svcauth.caller.TokenExchanger` keeps its hot table).
+    Timing comes from ``policy`` (else from the source's ``config.refresh_policy()``, whose
+    ``refresh_backoff`` paces background refresh retries unless ``backoff`` is given);
+    ``sleep``/``asleep`` do the waiting.
 
     Telemetry (:mod:`svcauth.telemetry`): with it on when the source is built, ``token()``
     and ``atoken()`` are the counting twins of the hot path (one ``int`` increment per hit);
@@ -59,34 +54,29 @@ class CachingTokenSource:
     """
 
     def __init__(
-        self, source: FetchingSource, *, clock: Callable[[], float] | None = None,
+        self, source: CacheableSource, *, clock: Callable[[], float] | None = None,
         policy: RefreshPolicy | None = None, cache: TokenCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Coroutine[Any, Any, Any]] = asyncio.sleep,
         backoff: Backoff | None = None, rng: random.Random | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self._source = source
-        self._clock: Callable[[], float] = (
-            clock if clock is not None else getattr(source, "clock", time.monotonic))
-        config = getattr(source, "config", None)
-        make_policy = getattr(config, "refresh_policy", None)
-        if policy is None and make_policy is not None:
-            policy = make_policy()
-        self.policy = policy or RefreshPolicy()
-        deadline = getattr(config, "deadline", 10.0) + getattr(config, "timeout", 5.0)
-        self._wait_timeout = deadline + 5.0
+        self._on_snapshot = on_snapshot
+        self._clock: Callable[[], float] = clock if clock is not None else source.clock
+        config = source.config
+        self.policy = policy or config.refresh_policy()
+        """The refresh timing (the source's ``config.refresh_policy()`` unless given)."""
+        self._wait_timeout = config.deadline + config.timeout + 5.0
         self._cache = cache if cache is not None else TokenCache()
         self._sleep = sleep
         self._asleep = asleep
-        self._backoff = backoff or Backoff(base=1.0, cap=30.0)
+        self._backoff = backoff or self.policy.refresh_backoff
         self._rng = rng or random.Random()  # noqa: S311 - timing jitter, not crypto
         self._snap = EMPTY
         self._entry: Entry | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        dpop = getattr(source, "dpop", None)
-        self._dpop: DPoPKey | None = dpop if isinstance(dpop, DPoPKey) else None
-        client_id = getattr(config, "client_id", None)
-        self._tally = client_tally(client_id if isinstance(client_id, str) else "unknown")
+        self._dpop: DPoPKey | None = source.dpop
+        self._tally = client_tally(config.client_id)
         if _TELEMETRY.enabled:
             _instruments()
             self._tally.sources.add(self)
@@ -136,21 +126,21 @@ class CachingTokenSource:
         """The credential for ``method url``: ``Bearer <token>``, or ``DPoP <token>`` with a
         fresh proof when the token is bound to the source's DPoP key."""
         snap = self._snap
-        if not self._clock() < snap.refresh_at:
-            access_token = self.token()
-            snap = self._snap
-            if snap.access_token != access_token:
-                return self._loose(access_token, method, url)
-        return self._credential(snap, method, url)
+        if self._clock() < snap.refresh_at:
+            return self._credential(snap, method, url)
+        return self._for(self.token(), method, url)
 
     async def aauthorize(self, method: str, url: str) -> Credential:
         """Async twin of :meth:`authorize`."""
         snap = self._snap
-        if not self._clock() < snap.refresh_at:
-            access_token = await self.atoken()
-            snap = self._snap
-            if snap.access_token != access_token:
-                return self._loose(access_token, method, url)
+        if self._clock() < snap.refresh_at:
+            return self._credential(snap, method, url)
+        return self._for(await self.atoken(), method, url)
+
+    def _for(self, access_token: str, method: str, url: str) -> Credential:
+        snap = self._snap
+        if snap.access_token != access_token:
+            return self._loose(access_token, method, url)
         return self._credential(snap, method, url)
 
     def _loose(self, access_token: str, method: str, url: str) -> Credential:
@@ -232,22 +222,22 @@ class CachingTokenSource:
     # -- slow path helpers --
 
     def _current_entry(self) -> Entry:
-        key_fn = getattr(self._source, "cache_key", None)
-        key: Hashable = key_fn() if key_fn is not None else ("source", id(self._source))
+        key = self._source.cache_key()
         entry = self._entry
         if entry is None or entry.key != key:
             old, entry = entry, self._cache.entry(key)
             self._entry = entry
             if old is not None:  # the credential changed: the old one's tokens go
                 self._cache.discard(old.key)
-            self._snap = entry.snap
+            self._show(entry.snap)
         return entry
 
-    def _begin(self, entry: Entry, loop: asyncio.AbstractEventLoop | None) -> cf.Future[Snapshot]:
-        fut: cf.Future[Snapshot] = cf.Future()
-        fut.set_running_or_notify_cancel()
-        entry.inflight, entry.inflight_loop = fut, loop
-        return fut
+    def _show(self, snap: Snapshot) -> None:
+        """Serve ``snap`` from the hot path (and tell ``on_snapshot``: the exchanger's own
+        hot path reads the snapshots of its sources directly)."""
+        self._snap = snap
+        if self._on_snapshot is not None:
+            self._on_snapshot(snap)
 
     def _remembered(self, entry: Entry, now: float) -> BaseException | None:
         if entry.failure is not None and now < entry.failure_until:
@@ -255,66 +245,30 @@ class CachingTokenSource:
             return entry.failure.with_traceback(None)
         return None
 
-    @staticmethod
-    def _abandoned(entry: Entry) -> bool:
-        """A fetch started by a task whose event loop has stopped will never finish."""
-        loop = entry.inflight_loop
-        return loop is not None and (loop.is_closed() or not loop.is_running())
-
     def _snapshot(self, token: Token) -> Snapshot:
         p = self.policy
         return Snapshot(token.access_token, p.refresh_at(token, self._rng.random()),
                          p.fresh_until(token), token)
 
-    def _settle(self, entry: Entry, fut: cf.Future[Snapshot],
+    def _settle(self, entry: Entry, flight: Flight[Snapshot] | None,
                 token: Token | None, exc: BaseException | None) -> None:
+        snap: Snapshot | None = None
         with entry.lock:
             if token is not None:
                 snap = self._snapshot(token)
                 entry.snap, entry.failure = snap, None
                 if self._entry is entry:
-                    self._snap = snap
+                    self._show(snap)
             elif isinstance(exc, TokenEndpointError) and exc.permanent:
                 entry.failure = exc
                 entry.failure_until = self._clock() + self.policy.failure_ttl
-            if entry.inflight is fut:
-                entry.inflight, entry.inflight_loop = None, None
-        if token is not None:
-            fut.set_result(entry.snap)
-        else:
-            assert exc is not None
-            fut.set_exception(exc)
+        if flight is not None:
+            self._cache.flights.finish(flight, snap, None if snap is not None else exc)
 
-    def _fetch_sync(self, entry: Entry, fut: cf.Future[Snapshot], reason: str = "miss") -> None:
-        reset = FETCH_REASON.set(reason)  # the fetch span's svcauth.cache.outcome
-        try:
-            token = self._source.fetch()
-        except BaseException as exc:
-            self._settle(entry, fut, None, exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        finally:
-            FETCH_REASON.reset(reset)
-        self._settle(entry, fut, token, None)
-
-    async def _fetch_async(self, entry: Entry, fut: cf.Future[Snapshot],
-                           reason: str = "miss") -> None:
-        FETCH_REASON.set(reason)  # this task's own context
-        try:
-            token = await self._source.afetch()
-        except asyncio.CancelledError:
-            self._settle(entry, fut, None, TokenTransportError("token fetch cancelled"))
-            raise
-        except Exception as exc:
-            self._settle(entry, fut, None, exc)
-            return
-        self._settle(entry, fut, token, None)
-
-    def _retry_wait(self, entry: Entry, fut: cf.Future[Snapshot], attempt: int) -> float | None:
+    def _retry_wait(self, entry: Entry, error: BaseException | None,
+                    attempt: int) -> float | None:
         """Seconds until the next background attempt, or None to stop refreshing."""
-        exc = fut.exception()
-        if exc is None or (isinstance(exc, TokenEndpointError) and exc.permanent):
+        if error is None or (isinstance(error, TokenEndpointError) and error.permanent):
             return None
         wait = self._backoff.delay(attempt, self._rng.random())
         with entry.lock:
@@ -322,122 +276,99 @@ class CachingTokenSource:
                 return None  # callers will fetch themselves once the token is no longer served
         return wait
 
-    def _next_attempt(self, entry: Entry, old: Snapshot,
-                      loop: asyncio.AbstractEventLoop | None) -> cf.Future[Snapshot] | None:
+    # -- the flows: written once, driven by run_sync (threads) or run_async (tasks) --
+
+    def _fetch(self, entry: Entry, flight: Flight[Snapshot] | None,
+               reason: str) -> Flow[BaseException | None]:
+        """One fetch, settled into ``entry`` and ``flight`` (``None``: unshared); the error
+        it ended with, if any (a non-``Exception`` is settled, then raised)."""
+        reset = FETCH_REASON.set(reason)  # the fetch span's svcauth.cache.outcome
+        try:
+            token: Token = yield Call(self._source.fetch, self._source.afetch)
+        except asyncio.CancelledError:
+            self._settle(entry, flight, None, TokenTransportError("token fetch cancelled"))
+            raise
+        except BaseException as exc:
+            self._settle(entry, flight, None, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return exc
+        finally:
+            FETCH_REASON.reset(reset)
+        self._settle(entry, flight, token, None)
+        return None
+
+    def _refresh(self, entry: Entry, flight: Flight[Snapshot], old: Snapshot) -> Flow[None]:
+        """Refresh-ahead: fetch, and after a transient failure wait (``policy.refresh_backoff``)
+        and try again while ``old`` is still the one served."""
+        attempt = 0
+        while True:
+            error = yield from self._fetch(entry, flight, "refresh_ahead")
+            wait = self._retry_wait(entry, error, attempt)
+            if wait is None:
+                return
+            attempt += 1
+            yield Sleep(wait)
+            with entry.lock:
+                nxt = (self._cache.flights.start(entry.key, detached=flight.thread is None)
+                       if entry.snap is old else None)
+            if nxt is None:
+                return
+            flight = nxt
+
+    def _obtain(self, threaded: bool) -> Flow[str]:
+        """The slow path: serve (and start refreshing) a token still fresh, raise a
+        remembered failure, or lead or join the key's fetch. ``threaded``: run by the sync
+        driver, whose background refresh is a thread of its own (a detached flight)."""
+        entry = self._current_entry()
+        flights = self._cache.flights
         with entry.lock:
-            if entry.inflight is not None or entry.snap is not old:
-                return None
-            return self._begin(entry, loop)
-
-    def _refresh_thread(self, entry: Entry, fut: cf.Future[Snapshot], old: Snapshot) -> None:
-        attempt = 0
-        while True:
-            self._fetch_sync(entry, fut, "refresh_ahead")
-            wait = self._retry_wait(entry, fut, attempt)
-            if wait is None:
-                return
-            attempt += 1
-            self._sleep(wait)
-            nxt = self._next_attempt(entry, old, None)
-            if nxt is None:
-                return
-            fut = nxt
-
-    async def _refresh_task(self, entry: Entry, fut: cf.Future[Snapshot], old: Snapshot) -> None:
-        attempt = 0
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._fetch_async(entry, fut, "refresh_ahead")
-            wait = self._retry_wait(entry, fut, attempt)
-            if wait is None:
-                return
-            attempt += 1
-            await self._asleep(wait)
-            nxt = self._next_attempt(entry, old, loop)
-            if nxt is None:
-                return
-            fut = nxt
-
-    def _spawn(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> None:
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # -- slow paths --
+            now = self._clock()
+            snap = entry.snap
+            if now < snap.fresh_until:
+                self._show(snap)
+                refresh = (flights.start(entry.key, detached=threaded)
+                           if now >= snap.refresh_at else None)
+                failure, joined = None, None
+            else:
+                refresh, failure = None, self._remembered(entry, now)
+                joined = flights.join(entry.key) if failure is None else None
+        if joined is None:
+            if failure is not None:
+                self._tally.failures += 1
+                raise failure
+            if refresh is None:
+                self._tally.hits += 1
+            else:
+                self._tally.refresh_ahead += 1
+                yield Start(self._refresh(entry, refresh, snap), name="svcauth-refresh")
+            return snap.access_token
+        self._tally.misses += 1
+        flight, lead = joined
+        if lead:  # inline in a thread; a task of its own under asyncio
+            yield Start(self._fetch(entry, flight, "miss"), inline=True)
+        waited = "done" if flight.future.done() else (
+            yield Wait(flight, self._wait_timeout))
+        if waited == "reentrant":
+            # This thread leads the flight (or runs the loop whose task does): waiting here
+            # would deadlock, so it fetches for itself.
+            error = yield from self._fetch(entry, None, "miss")
+            if error is not None:
+                self._tally.failures += 1
+                raise error
+            return entry.snap.access_token
+        if waited == "timeout":
+            self._tally.failures += 1
+            raise TokenTransportError(
+                f"no token after waiting {self._wait_timeout:g} s for the fetch in flight")
+        try:
+            return flight.future.result().access_token
+        except BaseException:
+            self._tally.failures += 1
+            raise
 
     def _token_slow(self) -> str:
-        entry = self._current_entry()
-        here = _running_loop()
-        with entry.lock:
-            now = self._clock()
-            snap = entry.snap
-            if now < snap.fresh_until:
-                self._snap = snap
-                if now >= snap.refresh_at and (entry.inflight is None or self._abandoned(entry)):
-                    fut = self._begin(entry, None)
-                    # The caller's context goes along: the refresh span joins its trace.
-                    threading.Thread(target=contextvars.copy_context().run,
-                                     args=(self._refresh_thread, entry, fut, snap),
-                                     name="svcauth-refresh", daemon=True).start()
-                    self._tally.refresh_ahead += 1
-                else:
-                    self._tally.hits += 1
-                return snap.access_token
-            failure = self._remembered(entry, now)
-            if failure is not None:
-                self._tally.failures += 1
-                raise failure
-            # Waiting in this thread for a task of this thread's own loop would deadlock.
-            lead = (entry.inflight is None or self._abandoned(entry)
-                    or (here is not None and entry.inflight_loop is here))
-            joined = entry.inflight
-            fut = joined if joined is not None and not lead else self._begin(entry, None)
-        self._tally.misses += 1
-        if lead:
-            self._fetch_sync(entry, fut)
-        try:
-            return fut.result(timeout=self._wait_timeout).access_token
-        except cf.TimeoutError:
-            self._tally.failures += 1
-            raise TokenTransportError(
-                f"no token after waiting {self._wait_timeout:g} s for the fetch in flight"
-            ) from None
-        except BaseException:
-            self._tally.failures += 1
-            raise
+        return run_sync(self._obtain(threaded=True), sleep=self._sleep)
 
     async def _atoken_slow(self) -> str:
-        entry = self._current_entry()
-        loop = asyncio.get_running_loop()
-        with entry.lock:
-            now = self._clock()
-            snap = entry.snap
-            if now < snap.fresh_until:
-                self._snap = snap
-                if now >= snap.refresh_at and (entry.inflight is None or self._abandoned(entry)):
-                    fut = self._begin(entry, loop)
-                    self._spawn(loop, self._refresh_task(entry, fut, snap))
-                    self._tally.refresh_ahead += 1
-                else:
-                    self._tally.hits += 1
-                return snap.access_token
-            failure = self._remembered(entry, now)
-            if failure is not None:
-                self._tally.failures += 1
-                raise failure
-            joining = None if self._abandoned(entry) else entry.inflight
-            fut = joining if joining is not None else self._begin(entry, loop)
-        self._tally.misses += 1
-        if joining is None:
-            self._spawn(loop, self._fetch_async(entry, fut))
-        try:
-            result = await asyncio.wait_for(asyncio.wrap_future(fut), self._wait_timeout)
-        except TimeoutError:
-            self._tally.failures += 1
-            raise TokenTransportError(
-                f"no token after waiting {self._wait_timeout:g} s for the fetch in flight"
-            ) from None
-        except BaseException:
-            self._tally.failures += 1
-            raise
-        return result.access_token
+        return await run_async(self._obtain(threaded=False), sleep=self._asleep)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from ._unauthorized import UnauthorizedVerdict
 
 log = logging.getLogger("svcauth.caller")
 
@@ -13,6 +15,13 @@ class _Invalidating(Protocol):
     def invalidate(self, access_token: str) -> bool: ...
 
 _ERROR = re.compile(r"""(?:^|[\s,])error\s*=\s*(?:"(?P<q>[^"]*)"|(?P<t>[^\s,]+))""", re.IGNORECASE)
+
+
+@runtime_checkable
+class _Judging(Protocol):
+    """A source that gives the 401 verdict with its reason (``CachingTokenSource``)."""
+
+    def unauthorized(self, access_token: str) -> UnauthorizedVerdict: ...
 
 
 def bearer_error(www_authenticate: str | None) -> str | None:
@@ -56,10 +65,9 @@ def retry_unauthorized(source: _Invalidating, access_token: str, status: int,
     """
     if not should_retry_unauthorized(status, www_authenticate):
         return False
-    verdict_of = getattr(source, "unauthorized", None)
-    if verdict_of is None:  # another TokenSource: its invalidate() decides alone
+    if not isinstance(source, _Judging):  # another TokenSource: its invalidate() decides
         return bool(source.invalidate(access_token))
-    verdict = verdict_of(access_token)
+    verdict = source.unauthorized(access_token)
     if verdict.retry:
         return True
     log.warning("401 from %s not retried: %s (%s)", url or "the resource server",

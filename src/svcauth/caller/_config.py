@@ -21,7 +21,7 @@ from .._errors import ConfigurationError
 from .._seed_env import auth_path_from_env, warn_once
 from ._client_auth import ClientAuth, ClientSecretBasic, PrivateKeyJWT
 from ._dpop import DPoPKey
-from ._policy import RefreshPolicy
+from ._policy import DEFAULT_REFRESH_BACKOFF, Backoff, RefreshPolicy
 
 KEYCLOAK_TOKEN_PATH = "/protocol/openid-connect/token"
 
@@ -82,6 +82,9 @@ class ClientConfig:
     """A resource server's 401 causes at most one token refresh per this many seconds. 30 s."""
     unauthorized_fresh: float = 5.0
     """A 401 refusing a token requested less than this many seconds ago never refreshes. 5 s."""
+    refresh_backoff: Backoff = DEFAULT_REFRESH_BACKOFF
+    """Waits between the attempts of a failing background refresh (see
+    :attr:`RefreshPolicy.refresh_backoff`). Base 1 s, cap 30 s."""
     extra_form: tuple[tuple[str, str], ...] = field(default=())
     """Further form fields sent with every token request. None by default."""
     dpop: DPoPKey | None = field(default=None, compare=False)
@@ -116,7 +119,8 @@ class ClientConfig:
         return RefreshPolicy(margin=self.margin, refresh_ratio=self.refresh_ratio,
                              jitter=self.jitter, failure_ttl=self.failure_ttl,
                              unauthorized_cooldown=self.unauthorized_cooldown,
-                             unauthorized_fresh=self.unauthorized_fresh)
+                             unauthorized_fresh=self.unauthorized_fresh,
+                             refresh_backoff=self.refresh_backoff)
 
     # -- endpoint resolution (discovery is I/O: done once, by the source or from_env) --
 

@@ -17,17 +17,18 @@ exchanged token is never served past the subject token's ``exp``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from .._errors import ConfigurationError
-from .._telemetry._state import STATE as _TELEMETRY
+from .._telemetry._tally import client_tally
 from ._cache import CachingTokenSource
 from ._exchange import ExchangeFetch
 from ._policy import RefreshPolicy
 from ._source import ClientCredentialsSource
-from ._token_cache import TokenCache
+from ._token_cache import Snapshot, TokenCache
 
 _Words = str | Sequence[str] | None
+_Key = tuple[str, Hashable, Hashable]
 _SCOPED = object()  # marks (audience, scope) front keys: no audience tuple can equal them
 
 
@@ -61,18 +62,18 @@ class TokenExchanger:
         """Where exchanged tokens live (shared single flight per key)."""
         self._policy = policy
         self._max = max_subjects
-        # (subject token, audience, scope) as the caller passed them -> its source. The
-        # token is a key here only while its exchanged token may be served (see _prune).
-        self._sources: dict[tuple[str, Hashable, Hashable], CachingTokenSource] = {}
-        # The same sources by subject, then by audience (or (audience, scope)): the hot path.
-        self._front: dict[str, dict[Hashable, CachingTokenSource]] = {}
+        # (subject token, audience, scope) as the caller passed them -> its source and
+        # fetch. The token is a key here only while its exchanged token may be served.
+        self._sources: dict[_Key, tuple[CachingTokenSource, ExchangeFetch]] = {}
+        # The hot path's one table: subject -> audience (or (audience, scope)) -> the
+        # snapshot its source serves, which holds its own refresh point (kept current by
+        # the source's on_snapshot; a killed snapshot's refresh point is -inf).
+        self._front: dict[str, dict[Hashable, Snapshot]] = {}
         self._clock = client.clock
         self._lock = threading.Lock()
-        if _TELEMETRY.enabled:
-            # Hits go through CachingTokenSource.token() to be counted; off, the inlined
-            # check costs the uninstrumented build nothing (the CachingTokenSource trick).
-            setattr(self, "exchange", self._exchange_counted)  # noqa: B010
-            setattr(self, "aexchange", self._aexchange_counted)  # noqa: B010
+        # Its sources' tally too; a hit counts itself (one int increment, read by the
+        # telemetry's hit ratio when it is on), so there is one hot path, not two.
+        self._tally = client_tally(client.config.client_id)
 
     def __repr__(self) -> str:
         return f"TokenExchanger({self.client!r}, subjects={len(self._sources)})"
@@ -87,46 +88,28 @@ class TokenExchanger:
         ``exp``. Raises :class:`~svcauth.TokenEndpointError` with the provider's ``error``
         when it refuses (``access_denied``: this client is not in the subject's ``aud``).
         """
-        # The hit path: two subscripts (the subject's str hash is cached on the str) and the
-        # cached source's snapshot check, inlined: no tuple, no method call but the clock.
+        # The hit path: two subscripts (the subject's str hash is cached on the str), the
+        # snapshot's own refresh point and the clock: no tuple, no method call but the clock.
         try:
-            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
+            snap = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
         except (KeyError, TypeError):  # a miss, or a list (normalised on the slow path)
             return self.source(subject_token, audience, scope).token()
-        snap = found._snap  # the exchanger owns its sources
         if self._clock() < snap.refresh_at:
+            self._tally.hits += 1
             return snap.access_token
-        return found.token()
+        return self.source(subject_token, audience, scope).token()
 
     async def aexchange(self, subject_token: str, audience: _Words = None,
                         scope: _Words = None) -> str:
         """Async twin of :meth:`exchange`; never blocks the event loop."""
         try:
-            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
+            snap = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
         except (KeyError, TypeError):
             return await self.source(subject_token, audience, scope).atoken()
-        snap = found._snap  # the exchanger owns its sources
         if self._clock() < snap.refresh_at:
+            self._tally.hits += 1
             return snap.access_token
-        return await found.atoken()
-
-    def _exchange_counted(self, subject_token: str, audience: _Words = None,
-                          scope: _Words = None) -> str:
-        """:meth:`exchange` with every hit counted by the source's counting twin."""
-        try:
-            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
-        except (KeyError, TypeError):
-            found = self.source(subject_token, audience, scope)
-        return found.token()
-
-    async def _aexchange_counted(self, subject_token: str, audience: _Words = None,
-                                 scope: _Words = None) -> str:
-        """:meth:`aexchange` with every hit counted by the source's counting twin."""
-        try:
-            found = self._front[subject_token][audience if scope is None else (_SCOPED, audience, scope)]
-        except (KeyError, TypeError):
-            found = self.source(subject_token, audience, scope)
-        return await found.atoken()
+        return await self.source(subject_token, audience, scope).atoken()
 
     # -- sources --
 
@@ -144,12 +127,21 @@ class TokenExchanger:
             found = self._sources.get(key)
             if found is None:
                 self._prune()
-                found = CachingTokenSource(ExchangeFetch(self.client, subject_token, aud, sc),
-                                           cache=self.cache, policy=self._policy)
+                fetch = ExchangeFetch(self.client, subject_token, aud, sc)
+                found = (CachingTokenSource(fetch, cache=self.cache, policy=self._policy,
+                                            on_snapshot=self._shown(key)), fetch)
                 self._sources[key] = found
-                front_key = key[1] if key[2] is None else (_SCOPED, key[1], key[2])
-                self._front.setdefault(subject_token, {})[front_key] = found
-        return found
+        return found[0]
+
+    def _shown(self, key: _Key) -> Callable[[Snapshot], None]:
+        """The ``on_snapshot`` of ``key``'s source: its snapshot goes into the hot table
+        (unless the key was dropped meanwhile). Takes no lock: it runs under the entry's."""
+        subject, front_key = key[0], _front_key(key)
+
+        def shown(snap: Snapshot) -> None:
+            if key in self._sources:
+                self._front.setdefault(subject, {})[front_key] = snap
+        return shown
 
     def forget(self, subject_token: str) -> int:
         """Drop every exchanged token of ``subject_token`` (the user logged out); how many."""
@@ -162,17 +154,16 @@ class TokenExchanger:
         """How many (subject, audience, scope) keys are remembered."""
         return len(self._sources)
 
-    def _drop(self, keys: list[tuple[str, Hashable, Hashable]]) -> None:
+    def _drop(self, keys: list[_Key]) -> None:
         for key in keys:
-            src = self._sources.pop(key, None)
+            found = self._sources.pop(key, None)
             by_key = self._front.get(key[0])
             if by_key is not None:
-                by_key.pop(key[1] if key[2] is None else (_SCOPED, key[1], key[2]), None)
+                by_key.pop(_front_key(key), None)
                 if not by_key:
                     del self._front[key[0]]
-            fetch = getattr(src, "_source", None)
-            if isinstance(fetch, ExchangeFetch):
-                self.cache.discard(fetch.cache_key())
+            if found is not None:
+                self.cache.discard(found[1].cache_key())
 
     def _prune(self) -> None:
         """Called with the lock held before adding a key: at the bound, drop the keys whose
@@ -180,12 +171,17 @@ class TokenExchanger:
         bound, so that the scan runs once per tenth of the bound, not on every insertion."""
         if len(self._sources) < self._max:
             return
-        stale = [k for k, s in self._sources.items()
+        stale = [k for k, (s, _) in self._sources.items()
                  if (left := s.remaining_lifetime()) is None or left <= 0]
         self._drop(stale)
         keep = min(self._max - 1, (self._max * 9) // 10)
         if len(self._sources) > keep:
             self._drop(list(self._sources)[: len(self._sources) - keep])
+
+
+def _front_key(key: _Key) -> Hashable:
+    """The hot table's inner key: the audience as passed, or (marker, audience, scope)."""
+    return key[1] if key[2] is None else (_SCOPED, key[1], key[2])
 
 
 def _hashable(value: _Words) -> Hashable:

@@ -10,6 +10,29 @@ from ._token import Token
 
 
 @dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n))."""
+
+    base: float = 0.25
+    """First ceiling in seconds. 0.25 s."""
+    cap: float = 4.0
+    """Largest ceiling in seconds. 4 s."""
+
+    def delay(self, attempt: int, unit: float, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based); ``unit`` is a U(0, 1) draw.
+
+        A server's ``Retry-After`` is a floor: never retry earlier than it asked.
+        """
+        ceiling = min(self.cap, self.base * float(2 ** min(attempt, 30)))
+        wait = ceiling * max(0.0, min(1.0, unit))
+        return max(wait, retry_after) if retry_after is not None else wait
+
+
+DEFAULT_REFRESH_BACKOFF = Backoff(base=1.0, cap=30.0)
+"""The background refresh's waits between failing attempts: base 1 s, cap 30 s."""
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshPolicy:
     """When a cached token is refreshed in the background and when it stops being served.
 
@@ -43,6 +66,11 @@ class RefreshPolicy:
     unauthorized_fresh: float = 5.0
     """A token whose request was sent less than this many seconds ago is *fresh*: a 401
     refusing it never causes a refresh. 5 s."""
+    refresh_backoff: Backoff = DEFAULT_REFRESH_BACKOFF
+    """Waits between the attempts of one background refresh that keeps failing (full
+    jitter: attempt n waits U(0, min(30, 1 * 2**n)) s). The loop stops once the next wait
+    would end past the point where the cached token stops being served: callers then fetch
+    for themselves. Base 1 s, cap 30 s."""
 
     def __post_init__(self) -> None:
         for name in ("margin", "failure_ttl", "unauthorized_cooldown", "unauthorized_fresh"):
@@ -82,22 +110,3 @@ class RefreshPolicy:
         hi = min(token.issued_at + life * (self.refresh_ratio + self.jitter), latest)
         lo = min(token.issued_at + life * self.refresh_ratio, hi)
         return lo + (hi - lo) * unit
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n))."""
-
-    base: float = 0.25
-    """First ceiling in seconds. 0.25 s."""
-    cap: float = 4.0
-    """Largest ceiling in seconds. 4 s."""
-
-    def delay(self, attempt: int, unit: float, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry ``attempt`` (0-based); ``unit`` is a U(0, 1) draw.
-
-        A server's ``Retry-After`` is a floor: never retry earlier than it asked.
-        """
-        ceiling = min(self.cap, self.base * float(2 ** min(attempt, 30)))
-        wait = ceiling * max(0.0, min(1.0, unit))
-        return max(wait, retry_after) if retry_after is not None else wait

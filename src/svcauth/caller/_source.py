@@ -52,6 +52,34 @@ class FetchingSource(Protocol):
         ...
 
 
+@runtime_checkable
+class CacheableSource(FetchingSource, Protocol):
+    """What :class:`~svcauth.caller.CachingTokenSource` reads from the source it wraps, and
+    nothing else: :class:`ClientCredentialsSource` and the token exchange's fetch are two."""
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock its tokens are stamped with (``Token.expires_at``)."""
+        ...
+
+    @property
+    def config(self) -> ClientConfig:
+        """The client's settings; the cache reads ``client_id`` (telemetry),
+        ``refresh_policy()`` (timing, backoff included) and ``timeout`` + ``deadline`` (how
+        long a waiter waits for the fetch in flight: their sum plus 5 s)."""
+        ...
+
+    @property
+    def dpop(self) -> DPoPKey | None:
+        """The key its tokens are bound to, ``None`` for Bearer tokens."""
+        ...
+
+    def cache_key(self) -> Hashable:
+        """What makes two tokens interchangeable: sources with equal keys share a cache entry
+        (and one fetch) in a shared :class:`~svcauth.caller.TokenCache`."""
+        ...
+
+
 class ClientCredentialsSource:
     """The raw client-credentials grant against one token endpoint, retries included.
 

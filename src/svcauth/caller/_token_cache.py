@@ -1,13 +1,12 @@
 """The shared store of cached tokens: one entry per cache key, each holding the snapshot the
-hot path reads, the fetch in flight and a remembered permanent failure."""
+hot path reads and a remembered permanent failure, plus one single flight per key."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures as cf
 import threading
 from collections.abc import Hashable
 
+from .._singleflight import SingleFlight
 from ._credential import Credential
 from ._dpop import access_token_hash
 from ._token import Token
@@ -40,17 +39,15 @@ EMPTY = Snapshot("", NEVER, NEVER, None)
 
 
 class Entry:
-    """State of one cache key; every field is guarded by ``lock`` (never held across I/O)."""
+    """State of one cache key; every field is guarded by ``lock`` (never held across I/O).
+    Its fetch in flight is the key's flight in :attr:`TokenCache.flights`."""
 
-    __slots__ = ("failure", "failure_until", "inflight", "inflight_loop", "key", "lock", "snap",
-                 "unauthorized_refresh")
+    __slots__ = ("failure", "failure_until", "key", "lock", "snap", "unauthorized_refresh")
 
     def __init__(self, key: Hashable) -> None:
         self.key = key
         self.lock = threading.Lock()
         self.snap = EMPTY
-        self.inflight: cf.Future[Snapshot] | None = None
-        self.inflight_loop: asyncio.AbstractEventLoop | None = None
         self.failure: BaseException | None = None
         self.failure_until = NEVER
         # When a 401 last caused a refresh of this key (the storm cooldown; see _unauthorized).
@@ -63,6 +60,8 @@ class TokenCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[Hashable, Entry] = {}
+        self.flights: SingleFlight[Hashable, Snapshot] = SingleFlight()
+        """The fetch in flight per cache key (lock order: an entry's lock, then this)."""
 
     def entry(self, key: Hashable) -> Entry:
         """The entry for ``key``, created empty when missing."""

@@ -19,9 +19,10 @@ gRPC asks the plugin for metadata on a thread of its own for every call, in sync
 hands the call to the application's event loop and answers with ``await source.atoken()``,
 so a fetch uses the source's async client and single flight on that loop.
 
-Every call's metadata comes from :func:`call_metadata`, which is given the call's target
-(``service_url`` and method) so that a DPoP proof (RFC 9449 ``htu``/``htm``) can be added in
-that one place.
+Every call's metadata comes from the source's :class:`~svcauth.caller.Credential` for the
+call (``authorize("POST", htu)``, :mod:`svcauth.grpc._dpop` gives the rule for ``htu``):
+``authorization: Bearer <token>``, or with a DPoP-bound token ``authorization: DPoP
+<token>`` plus a fresh ``dpop`` proof per call; :func:`call_metadata` writes it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from typing import Any
 
 import grpc
 
+from ..caller._credential import AuthorizingSource, Credential, authorizer_for
 from ..caller._source import TokenSource
+from ._dpop import DPOP_METHOD, caller_htu
 
 __all__ = [
     "AsyncTokenCallCredentials",
@@ -44,25 +47,53 @@ __all__ = [
 ]
 
 
-def call_metadata(token: str, *, service_url: str, method_name: str) -> tuple[tuple[str, str], ...]:
-    """The metadata one call carries for ``token``: ``authorization: Bearer <token>``.
+def call_metadata(credential: Credential | str, *, service_url: str = "",
+                  method_name: str = "") -> tuple[tuple[str, str], ...]:
+    """The metadata one call carries: ``authorization`` with the credential's scheme and
+    token, then its extra headers with lower-case keys (``dpop``: the proof). A ``str`` is a
+    Bearer token. ``service_url``/``method_name`` are not read (the credential was made for
+    them); they stay for callers of the earlier signature."""
+    if isinstance(credential, str):
+        return (("authorization", f"Bearer {credential}"),)
+    return (("authorization", credential.authorization),
+            *((name.lower(), value) for name, value in credential.headers))
 
-    ``service_url`` and ``method_name`` name the call's target (from
-    ``grpc.AuthMetadataContext``); unused today, they are what a DPoP proof binds to.
-    """
-    return (("authorization", f"Bearer {token}"),)
+
+_HTU_CACHE_SIZE = 256
+
+
+class _Targets:
+    """``htu`` by (service_url, method_name), remembered for the last few targets."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], str] = {}
+
+    def htu(self, context: grpc.AuthMetadataContext) -> str:
+        key = (context.service_url, context.method_name)
+        found = self._found.get(key)
+        if found is None:
+            found = caller_htu(*key)
+            if len(self._found) >= _HTU_CACHE_SIZE:
+                self._found.clear()
+            self._found[key] = found
+        return found
 
 
 class TokenCallCredentials(grpc.AuthMetadataPlugin):
-    """``grpc.AuthMetadataPlugin`` taking tokens from a :class:`~svcauth.caller.TokenSource`
-    with ``source.token()`` (on gRPC's plugin thread, never the caller's).
+    """``grpc.AuthMetadataPlugin`` asking the source for each call's credential with
+    ``authorize("POST", htu)`` (a plain :class:`~svcauth.caller.TokenSource`: ``token()``,
+    Bearer), on gRPC's plugin thread, never the caller's.
 
     A source that cannot give a token fails the call before it is sent (gRPC reports it as
     ``UNAVAILABLE``, with the svcauth error's message, which never holds a secret).
     """
 
-    def __init__(self, source: TokenSource) -> None:
+    def __init__(self, source: TokenSource | AuthorizingSource) -> None:
         self.source = source
+        self._authorizer = authorizer_for(source)
+        self._targets = _Targets()
 
     def __repr__(self) -> str:
         return f"TokenCallCredentials({self.source!r})"
@@ -71,26 +102,27 @@ class TokenCallCredentials(grpc.AuthMetadataPlugin):
                  callback: grpc.AuthMetadataPluginCallback) -> None:
         """Answer gRPC's metadata request for one call."""
         try:
-            token = self.source.token()
+            credential = self._authorizer.authorize(DPOP_METHOD, self._targets.htu(context))
         except Exception as error:
             callback((), error)
             return
-        callback(call_metadata(token, service_url=context.service_url,
-                               method_name=context.method_name), None)
+        callback(call_metadata(credential), None)
 
 
 class AsyncTokenCallCredentials(grpc.AuthMetadataPlugin):
     """``grpc.AuthMetadataPlugin`` for ``grpc.aio`` channels, answering with
-    ``await source.atoken()`` on ``loop``.
+    ``await source.aauthorize("POST", htu)`` (or ``atoken()``) on ``loop``.
 
     ``loop`` defaults to the running loop: build it inside the application's loop (the one
     its ``grpc.aio`` channels run on). The plugin thread only schedules the coroutine and
-    returns; the loop answers gRPC when the token is there.
+    returns; the loop answers gRPC when the credential is there.
     """
 
-    def __init__(self, source: TokenSource, *,
+    def __init__(self, source: TokenSource | AuthorizingSource, *,
                  loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.source = source
+        self._authorizer = authorizer_for(source)
+        self._targets = _Targets()
         self.loop = loop if loop is not None else asyncio.get_running_loop()
 
     def __repr__(self) -> str:
@@ -100,25 +132,26 @@ class AsyncTokenCallCredentials(grpc.AuthMetadataPlugin):
                  callback: grpc.AuthMetadataPluginCallback) -> None:
         """Answer gRPC's metadata request for one call, from the loop."""
         try:
-            future = asyncio.run_coroutine_threadsafe(self.source.atoken(), self.loop)
-        except RuntimeError as error:  # the loop is closed
+            htu = self._targets.htu(context)
+            future = asyncio.run_coroutine_threadsafe(
+                self._authorizer.aauthorize(DPOP_METHOD, htu), self.loop)
+        except Exception as error:  # the loop is closed, or a target of another shape
             callback((), error)
             return
-        service_url, method_name = context.service_url, context.method_name
 
-        def answer(done: cf.Future[str]) -> None:
+        def answer(done: cf.Future[Credential]) -> None:
             try:
-                token = done.result()
+                credential = done.result()
             except BaseException as error:
                 callback((), error if isinstance(error, Exception) else RuntimeError("cancelled"))
                 return
-            callback(call_metadata(token, service_url=service_url, method_name=method_name),
-                     None)
+            callback(call_metadata(credential), None)
 
         future.add_done_callback(answer)
 
 
-def call_credentials(source: TokenSource, *, aio: bool = False) -> grpc.CallCredentials:
+def call_credentials(source: TokenSource | AuthorizingSource, *,
+                     aio: bool = False) -> grpc.CallCredentials:
     """``grpc.CallCredentials`` for ``source``: :class:`TokenCallCredentials`, or
     :class:`AsyncTokenCallCredentials` with ``aio=True`` (call it inside the running loop)."""
     plugin: grpc.AuthMetadataPlugin = (
@@ -126,7 +159,8 @@ def call_credentials(source: TokenSource, *, aio: bool = False) -> grpc.CallCred
     return grpc.metadata_call_credentials(plugin, name="svcauth")
 
 
-def channel_credentials(source: TokenSource, *, channel: grpc.ChannelCredentials | None = None,
+def channel_credentials(source: TokenSource | AuthorizingSource, *,
+                        channel: grpc.ChannelCredentials | None = None,
                         aio: bool = False) -> grpc.ChannelCredentials:
     """TLS channel credentials (``channel``, default ``grpc.ssl_channel_credentials()``)
     composed with the token call credentials of ``source``."""
@@ -134,7 +168,7 @@ def channel_credentials(source: TokenSource, *, channel: grpc.ChannelCredentials
     return grpc.composite_channel_credentials(base, call_credentials(source, aio=aio))
 
 
-def local_channel_credentials(source: TokenSource, *, aio: bool = False,
+def local_channel_credentials(source: TokenSource | AuthorizingSource, *, aio: bool = False,
                               connection: Any = None) -> grpc.ChannelCredentials:
     """Loopback channel credentials with the token call credentials of ``source``.
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, ForbiddenError
 from ..receiver._guard import Guard
+from ._dpop import receiver_htu
 
 __all__ = ["MethodGuards"]
 
@@ -82,6 +83,8 @@ class MethodGuards:
         self._services: dict[str, Guard[Any]] = {}
         for key, value in routes.items():
             guard = _as_guard(value, verifier, realm, _check_key(key))
+            if guard.dpop is not None:  # refused now, not on the first call
+                receiver_htu(guard.dpop, key, key)
             (self._services if key.endswith("/") else self._exact)[key] = guard
         self._public = frozenset(_check_key(k) for k in public)
         for key in sorted(self._public):

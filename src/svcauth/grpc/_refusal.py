@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .._errors import SvcAuthError
+from ..receiver._dpop import DPoPSettings
 from ..receiver._rfc6750 import DEFAULT_RETRY_AFTER, refusal_for
 
 __all__ = ["ERROR_KEY", "GrpcRefusal", "grpc_refusal_for"]
@@ -61,15 +62,18 @@ class GrpcRefusal:
 
 
 def grpc_refusal_for(
-    error: SvcAuthError, *, realm: str = "svcauth", retry_after: int = DEFAULT_RETRY_AFTER
+    error: SvcAuthError, *, realm: str = "svcauth", retry_after: int = DEFAULT_RETRY_AFTER,
+    dpop: DPoPSettings | None = None,
 ) -> GrpcRefusal:
     """The gRPC answer to ``error`` (see the module docstring for the table).
 
     >>> from svcauth import MissingTokenError
     >>> grpc_refusal_for(MissingTokenError("none"), realm="techstore").trailing_metadata
     (('svcauth-error', 'token_missing'), ('www-authenticate', 'Bearer realm="techstore"'))
+
+    ``dpop``: the method's DPoP settings (the challenge then names the DPoP scheme too).
     """
-    refusal = refusal_for(error, realm=realm, retry_after=retry_after)
+    refusal = refusal_for(error, realm=realm, retry_after=retry_after, dpop=dpop)
     metadata: list[tuple[str, str]] = [(ERROR_KEY, refusal.code)]
     challenge = refusal.header("WWW-Authenticate")
     if challenge is not None:

@@ -22,7 +22,10 @@ import grpc
 import grpc.aio
 
 from .._errors import ForbiddenError, SvcAuthError
+from ..receiver._dpop import DPoPSettings
 from ..receiver._guard import Guard
+from ..receiver._request import RequestInfo
+from ._dpop import receiver_htu, request_info
 from ._methods import MethodGuards
 from ._refusal import grpc_refusal_for
 
@@ -61,6 +64,15 @@ def _endpoint(method: str) -> str:
     return f"GRPC {method}"
 
 
+def _request_for(guard: Guard[Any], method: str) -> Callable[[Any], RequestInfo | None]:
+    """What the guard is given of each call: nothing (Bearer only), or with DPoP on the
+    method, ``htu`` and the call's ``dpop`` metadata (see :mod:`svcauth.grpc._dpop`)."""
+    if guard.dpop is None:
+        return lambda metadata: None
+    url = receiver_htu(guard.dpop, method, method)
+    return lambda metadata: request_info(url, metadata)
+
+
 _CACHE_LIMIT = 1024
 
 
@@ -86,8 +98,9 @@ class _Wrapped:
 
 # -- sync ----------------------------------------------------------------------------------
 
-def _abort_sync(context: grpc.ServicerContext, error: SvcAuthError, realm: str) -> None:
-    refusal = grpc_refusal_for(error, realm=realm)
+def _abort_sync(context: grpc.ServicerContext, error: SvcAuthError, realm: str,
+                dpop: DPoPSettings | None = None) -> None:
+    refusal = grpc_refusal_for(error, realm=realm, dpop=dpop)
     context.set_trailing_metadata(refusal.trailing_metadata)
     context.abort(grpc.StatusCode[refusal.status], refusal.details)
 
@@ -101,13 +114,15 @@ def _refusing_sync(handler: Any, error: SvcAuthError, realm: str) -> Any:
 
 def _guarded_sync(handler: Any, guard: Guard[Any], method: str) -> Any:
     endpoint = _endpoint(method)
+    request_for = _request_for(guard, method)
 
     def authenticate(context: grpc.ServicerContext) -> Any:
         try:
-            return guard.authenticate(authorization_values(context.invocation_metadata()),
-                                      endpoint=endpoint)
+            metadata = context.invocation_metadata()
+            return guard.authenticate(authorization_values(metadata), endpoint=endpoint,
+                                      request=request_for(metadata))
         except SvcAuthError as error:
-            _abort_sync(context, error, guard.realm)
+            _abort_sync(context, error, guard.realm, guard.dpop)
             raise  # pragma: no cover - abort() raises
 
     def unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
@@ -189,8 +204,8 @@ class ServiceAuthInterceptor(grpc.ServerInterceptor):
 # -- asyncio -------------------------------------------------------------------------------
 
 async def _abort_async(context: grpc.aio.ServicerContext[Any, Any], error: SvcAuthError,
-                       realm: str) -> None:
-    refusal = grpc_refusal_for(error, realm=realm)
+                       realm: str, dpop: DPoPSettings | None = None) -> None:
+    refusal = grpc_refusal_for(error, realm=realm, dpop=dpop)
     await context.abort(grpc.StatusCode[refusal.status], refusal.details,
                         refusal.trailing_metadata)
 
@@ -214,13 +229,15 @@ async def _in_thread(identity: Any, function: Callable[..., Any], *args: Any) ->
 
 def _guarded_async(handler: Any, guard: Guard[Any], method: str) -> Any:
     endpoint = _endpoint(method)
+    request_for = _request_for(guard, method)
 
     async def authenticate(context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
-            return await guard.aauthenticate(
-                authorization_values(context.invocation_metadata()), endpoint=endpoint)
+            metadata = context.invocation_metadata()
+            return await guard.aauthenticate(authorization_values(metadata),
+                                             endpoint=endpoint, request=request_for(metadata))
         except SvcAuthError as error:
-            await _abort_async(context, error, guard.realm)
+            await _abort_async(context, error, guard.realm, guard.dpop)
             raise  # pragma: no cover - abort() raises
 
     def unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
