@@ -27,8 +27,12 @@ def test_demo_json_reports_the_broker_leg(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = json.loads(done.stdout)
     broker = report["broker"]
+    # The outbox leg's orders plus mario's one confirmed shop checkout (its retry with the
+    # same Idempotency-Key, blocked's refusal and the failed payment publish nothing).
+    assert report["shop"]["checkout"] == {"status": 201, "retry_status": 201, "same_answer": True}
+    events = CHECKOUTS + 1
     assert (broker["published"], broker["consumed"], broker["acknowledged"]) == (
-        CHECKOUTS, CHECKOUTS, CHECKOUTS)
+        events, events, events)
     assert (broker["dead_lettered"], broker["duplicates_skipped"]) == (0, 0)
     assert broker["update_secret_renewals"]["order-events-worker"] >= 1
     assert broker["update_secret_renewals"]["shop-api"] == 0  # 300 s tokens, a short run
