@@ -16,6 +16,7 @@ import pytest
 from mockmart.otlp_relay import OtlpRelay
 from mockmart.stack import Stack, StackOptions
 from mockmart.zipkin import ZipkinServer
+from service_support import unavailable
 from svcauth import telemetry
 
 pytestmark = pytest.mark.tracing_backend
@@ -82,9 +83,9 @@ def _checkout(stack: Stack, trace_id: str) -> None:
         time.sleep(0.2)
 
 
-def _stack(tmp_path: Path, relay: OtlpRelay, idp: Any = None) -> Stack:
+def _stack(tmp_path: Path, relay: OtlpRelay, idp: Any = None, *, broker: bool = False) -> Stack:
     stack = Stack(StackOptions(run_dir=tmp_path / "run", retry_max_delay=1.0,
-                               otlp_endpoint=relay.endpoint))
+                               otlp_endpoint=relay.endpoint, broker=broker))
     if idp is not None:
         stack.idp = idp
     return stack
@@ -172,13 +173,20 @@ def test_a_refused_call_carries_its_code_and_never_the_token(
     assert forged not in text and good not in text and signature not in text and payload not in text
 
 
-def test_a_product_checkout_holds_inventory_and_payment_spans(
+@pytest.mark.broker
+def test_a_product_checkout_holds_every_service_the_broker_and_the_provider(
         zipkin: ZipkinServer, otlp_relay: OtlpRelay, devidp_tracing: None, tmp_path: Path) -> None:
-    """mario's product checkout: inventory's check and reservation, payment's charge (with
-    its DPoP-bound exchanged token: the bound token's verification and the proof check are
-    spans of their own) and shop-api's token requests in the checkout's one trace."""
+    """mario's product checkout is one trace: inventory's check and reservation, payment's
+    charge (with its DPoP-bound exchanged token: the bound token's verification and the
+    proof check are spans of their own), shop-api's token requests answered by the
+    provider's token endpoint, and the order event through RabbitMQ: the worker's consumer
+    span and notification-service's request under it."""
+    from mockmart.broker.node import BrokerNode
+
+    if not BrokerNode.available():
+        unavailable("RabbitMQ", "rabbitmq-server is not installed")
     trace_id = secrets.token_hex(16)
-    with _stack(tmp_path, otlp_relay) as stack:
+    with _stack(tmp_path, otlp_relay, broker=True) as stack:
         mario = stack.user_token("mario", "MARIO_PASSWORD")
         response = httpx.post(
             f"{stack.shop.url}/api/checkout", timeout=30,
@@ -208,11 +216,22 @@ def test_a_product_checkout_holds_inventory_and_payment_spans(
     fetches = _named(spans, "shop-api", "svcauth.token.fetch")
     assert [f["tags"]["http.response.status_code"] for f in fetches] == ["200", "200"]
     assert all(_under(spans, f, checkout) for f in fetches)
+    token_spans = [s for s in _named(spans, "devidp", "/protocol/{protocol}/token")
+                   if s.get("kind") == "SERVER"]
+    assert sum(any(_under(spans, t, f) for t in token_spans) for f in fetches) == 2
+    # The order event: the outbox, RabbitMQ, the worker, notification-service.
+    [consume] = _named(spans, "order-events-worker", "order-events-worker process")
+    assert consume["kind"] == "CONSUMER" and _under(spans, consume, checkout)
+    [notify] = [s for s in _named(spans, "notification-service", "POST /api/notifications/order")
+                if s.get("kind") == "SERVER"]
+    assert notify["tags"]["http.response.status_code"] == "202", notify["tags"]
+    assert _under(spans, notify, consume)
     assert mario not in str(spans)
 
 
 def _assert_fan_out_traced(spans: list[dict[str, Any]]) -> None:
-    assert {"shop-api", "inventory-service", "payment-service"} <= _services(spans)
+    assert {"shop-api", "inventory-service", "payment-service", "order-events-worker",
+            "notification-service", "devidp"} <= _services(spans), _services(spans)
     assert [s for s in _named(spans, "payment-service", "POST /api/payments")
             if s.get("kind") == "SERVER"]
     assert [s for s in _named(spans, "inventory-service", "POST /api/inventory/reservations")
