@@ -22,10 +22,10 @@ $(UV):
 	@flock $(UV_HOME).lock sh -c 'test -x $(UV) || { $(PYTHON) -m venv $(UV_HOME) \
 	  && $(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }'
 
-$(STAMP): pyproject.toml | $(UV)
+$(STAMP): pyproject.toml mockmart/pyproject.toml | $(UV)
 	@test -x $(PY) || $(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
-	@echo "==> installing svcauth and its test/demo dependencies into $(VENV)"
-	@$(UV) pip install $(UV_FLAGS) --python $(PY) -e '.[all,test]'
+	@echo "==> installing svcauth (all extras, test tools) and mockmart (./mockmart) into $(VENV)"
+	@$(UV) pip install $(UV_FLAGS) --python $(PY) -e '.[all,test]' -e ./mockmart
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -47,7 +47,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src mockmart/src tests bench
 	$(VENV)/bin/mypy src/svcauth
 
 bench: $(STAMP)

@@ -39,7 +39,7 @@ def show_first_checkout_trace(stack: Any, result: Any, say: Callable[[str], None
     result.data["trace"] = {"trace_id": tree.trace_id or None, "services": tree.services,
                             "tree": tree.lines}
     if importlib.util.find_spec("opentelemetry.sdk") is None:
-        say("tracing off: the OpenTelemetry SDK is not installed (pip install 'svcauth[demo]')")
+        say("tracing off: the OpenTelemetry SDK is not installed (pip install ./mockmart)")
         return
     result.expect(any(" SMTP send" in line for line in tree.lines),
                   "the first checkout's trace does not reach notification-service's SMTP send")

@@ -143,7 +143,7 @@ def setup_tracing(service: str, env: Mapping[str, str] | None = None) -> Any:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     except ImportError:
         log.warning("tracing is off: the OpenTelemetry SDK is not installed "
-                    "(pip install 'svcauth[demo]')")
+                    "(pip install ./mockmart)")
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     if endpoint:

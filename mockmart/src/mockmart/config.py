@@ -28,10 +28,10 @@ __all__ = [
 ]
 
 def _repo_root() -> Path:
-    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[3]):
         if (candidate / "deploy" / "keycloak" / "techstore-realm.json").is_file():
             return candidate
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 REPO_ROOT = _repo_root()
