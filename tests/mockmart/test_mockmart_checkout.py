@@ -284,3 +284,24 @@ def _claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
     result: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return result
+
+
+def test_every_api_serves_its_openapi_with_the_bearer_scheme_and_docs_offline(
+        shop_stack: Any) -> None:
+    apis = {"shop-api": shop_stack.shop.url, "notification-service": shop_stack.notification.url,
+            **{name: proc.url for name, proc in shop_stack.backends.items()}}
+    assert set(apis) == {"shop-api", "notification-service", "inventory-service",
+                         "payment-service"}
+    for name, url in apis.items():
+        spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
+        schemes = spec["components"]["securitySchemes"]
+        assert {(s["type"], s["scheme"], s["bearerFormat"]) for s in schemes.values()} == {
+            ("http", "bearer", "JWT")}, (name, schemes)
+        secured = [op for path in spec["paths"].values() for op in path.values()
+                   if op.get("security")]
+        assert secured and all(next(iter(op["security"][0])) in schemes for op in secured), name
+        page = httpx.get(f"{url}/docs", timeout=10)
+        assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text, name
+        assert "cdn." not in page.text and "//unpkg" not in page.text, name  # nothing remote
+        bundle = httpx.get(f"{url}/docs/assets/swagger-ui-bundle.js", timeout=10)
+        assert bundle.status_code == 200 and len(bundle.content) > 100_000, name

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from svcauth.httpx import BearerAuth
 
+from ..api_docs import api_options, install_docs
 from ..config import MockMartConfig
 from ..security import counting_token_source
 from ..tracing import TracingTransport, httpx_instrumented, trace_app
@@ -60,7 +61,8 @@ def create_app(config: MockMartConfig, *, delivery_limit: int = 5) -> FastAPI:
                 await asyncio.wait_for(task, 15)
             await notification.aclose()
 
-    app = FastAPI(title="MockMart order-events-worker", version="1", lifespan=lifespan)
+    app = FastAPI(title="MockMart order-events-worker", version="1", lifespan=lifespan, **api_options())
+    install_docs(app)
     trace_app(app)
 
     @app.get("/healthz")

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from svcauth.fastapi import ServiceAuth, install_error_handlers
 
+from ..api_docs import api_options, install_docs
 from ..config import MockMartConfig
 from ..service_stats import CallStats, simulated
 from ..tracing import fastapi_options, trace_app
@@ -76,7 +77,8 @@ def create_app(config: MockMartConfig, *, guards: InventoryGuards | None = None,
 
         guards = inventory_guards(config)
     inventory = stock if stock is not None else Stock()
-    app = FastAPI(title="MockMart inventory-service", version="1", **fastapi_options())
+    app = FastAPI(title="MockMart inventory-service", version="1", **fastapi_options(), **api_options())
+    install_docs(app)
     trace_app(app)
     install_error_handlers(app, include_code=True)
     stats = CallStats.install(app)

@@ -45,6 +45,7 @@ from pydantic import BaseModel, Field
 
 from svcauth.fastapi import ServiceAuth, install_error_handlers
 
+from ..api_docs import api_options, install_docs
 from ..config import MockMartConfig
 from ..storage import Store, open_store
 from ..tracing import fastapi_options, span, trace_app
@@ -93,7 +94,9 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
 
         guards = notification_guards(config)
     db = store if store is not None else open_store(config.database_url)
-    app = FastAPI(title="MockMart notification-service", version="1", **fastapi_options())
+    app = FastAPI(title="MockMart notification-service", version="1", **fastapi_options(),
+                  **api_options())
+    install_docs(app)
     trace_app(app)
     install_error_handlers(app)
 

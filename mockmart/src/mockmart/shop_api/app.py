@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from svcauth.fastapi import ServiceAuth, install_error_handlers
 
+from ..api_docs import api_options, install_docs
 from ..config import MockMartConfig
 from ..service_stats import CallStats, demo_mode
 from ..storage import Store, open_store
@@ -130,7 +131,9 @@ def create_app(config: MockMartConfig, *, store: Store | None = None,
             if "relay" in state:
                 await state["relay"].aclose()
 
-    app = FastAPI(title="MockMart shop-api", version="1", lifespan=lifespan, **fastapi_options())
+    app = FastAPI(title="MockMart shop-api", version="1", lifespan=lifespan, **fastapi_options(),
+                  **api_options())
+    install_docs(app)
     trace_app(app)
     install_error_handlers(app)
     call_stats = CallStats.install(app)
