@@ -270,3 +270,22 @@ def test_logout_sends_id_token_hint_and_the_post_logout_uri(browser: Browser, st
     assert (ended.status_code, ended.headers["location"]) == (302, stack.storefront.url + "/")
 
 
+
+
+def _valid_id_token_checks(stack: Any) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(stack.storefront.url + "/metrics", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    return sum(s.value for family in text_string_to_metric_families(answer.text)
+               for s in family.samples
+               if s.name == "svcauth_receiver_verifications_total"
+               and s.labels.get("svcauth_outcome") == "valid")
+
+
+def test_storefront_serves_metrics_and_counts_each_login_s_id_token(browser: Browser,
+                                                                    stack: Any) -> None:
+    before = _valid_id_token_checks(stack)
+    assert _login(browser, stack).status_code == 303
+    assert _valid_id_token_checks(stack) == before + 1  # one new ID token, verified once

@@ -79,8 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = build_app(args.service, config, **options)
     from .metrics import install_metrics
 
-    if args.service != "storefront":  # a Starlette app; /metrics is for the API services
-        install_metrics(app)
+    install_metrics(app)
     sock = _listening(args)
     if args.exit_with_parent:
         _exit_with_parent()

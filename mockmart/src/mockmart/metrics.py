@@ -37,14 +37,16 @@ def _provider() -> bool:
 
 
 def install_metrics(app: Any) -> bool:
-    """Add ``GET /metrics`` to the FastAPI ``app``; False when the exporter is not installed."""
+    """Add ``GET /metrics`` to the Starlette or FastAPI ``app``; False when the exporter is
+    not installed."""
     if not _provider():
         return False
-    from fastapi import Response
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from starlette.requests import Request
+    from starlette.responses import Response
 
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     return True
