@@ -95,8 +95,10 @@ def provider(app: tuple[str, type[_App]]) -> Iterator[DevIdP]:
     origin, handler = app
     data = json.loads((ROOT / "deploy" / "keycloak" / "techstore-realm.json").read_text())
     storefront = next(c for c in data["clients"] if c["clientId"] == "storefront")
-    # The storefront client, with this run's app origin as its web origin.
-    data["clients"].append({**storefront, "clientId": "storefront-js",
+    # A public browser client (keycloak-js runs in the page: no secret) shaped like the
+    # storefront's, with this run's app origin as its web origin.
+    spa = {k: v for k, v in storefront.items() if k != "secret"}
+    data["clients"].append({**spa, "clientId": "storefront-js", "publicClient": True,
                             "webOrigins": [origin]})
     realm = realm_from_dict(data, load_env_file(ROOT / "deploy" / "dev.env"))
     with DevIdP(realm) as idp:
