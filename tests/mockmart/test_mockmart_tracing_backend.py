@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mockmart.broker.topology import EXCHANGE
 from mockmart.otlp_relay import OtlpRelay
 from mockmart.stack import Stack, StackOptions
 from mockmart.zipkin import ZipkinServer
@@ -220,8 +221,11 @@ def test_a_product_checkout_holds_every_service_the_broker_and_the_provider(
                    if s.get("kind") == "SERVER"]
     assert sum(any(_under(spans, t, f) for t in token_spans) for f in fetches) == 2
     # The order event: the outbox, RabbitMQ, the worker, notification-service.
+    [publish] = _named(spans, "shop-api", f"{EXCHANGE} publish")
+    assert publish["kind"] == "PRODUCER" and _under(spans, publish, checkout)
+    assert publish["tags"]["messaging.system"] == "rabbitmq"
     [consume] = _named(spans, "order-events-worker", "order-events-worker process")
-    assert consume["kind"] == "CONSUMER" and _under(spans, consume, checkout)
+    assert consume["kind"] == "CONSUMER" and _under(spans, consume, publish)
     [notify] = [s for s in _named(spans, "notification-service", "POST /api/notifications/order")
                 if s.get("kind") == "SERVER"]
     assert notify["tags"]["http.response.status_code"] == "202", notify["tags"]

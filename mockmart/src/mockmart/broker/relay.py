@@ -21,7 +21,7 @@ from svcauth.amqp.aio_pika import AsyncTokenConnection
 
 from ..shop_api.dispatcher import DeliveryFailed
 from ..storage import OutboxEvent
-from ..tracing import current_context_headers
+from ..tracing import current_context_headers, span
 from .topology import EXCHANGE
 
 __all__ = ["BrokerRelay", "message_id", "relay_for"]
@@ -67,11 +67,19 @@ class BrokerRelay:
 
         body = json.dumps({"eventId": message_id(event), "type": event.event_type,
                            **event.payload}).encode()
-        # The dispatcher's span is current: the worker's processing joins the checkout's trace.
-        message = aio_pika.Message(body, message_id=message_id(event), type=event.event_type,
-                                   content_type="application/json",
-                                   headers=dict(current_context_headers()),
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        # A PRODUCER span under the dispatcher's (the checkout's trace); the message carries
+        # its context, so the worker's CONSUMER span is its child.
+        with span(f"{EXCHANGE} publish", {
+                "messaging.system": "rabbitmq", "messaging.operation.type": "publish",
+                "messaging.destination.name": EXCHANGE,
+                "messaging.message.id": message_id(event)}, kind="PRODUCER"):
+            message = aio_pika.Message(body, message_id=message_id(event),
+                                       type=event.event_type, content_type="application/json",
+                                       headers=dict(current_context_headers()),
+                                       delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+            await self._publish(message)
+
+    async def _publish(self, message: Any) -> None:
         try:
             exchange = await self._ready()
             async with self.broker.refusals("publish"):
