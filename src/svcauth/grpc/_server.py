@@ -166,7 +166,33 @@ def _with_identity(responses: Iterator[Any], identity: Any) -> Iterator[Any]:
         yield item
 
 
-class ServiceAuthInterceptor(grpc.ServerInterceptor):
+class _Routing:
+    """What both interceptors share: the method table and the routing of one call."""
+
+    def __init__(self, guards: MethodGuards) -> None:
+        if not isinstance(guards, MethodGuards):
+            raise TypeError(f"{type(self).__name__}: expected MethodGuards, found "
+                            f"{type(guards).__name__}")
+        self.guards = guards
+        self._wrapped = _Wrapped()
+
+    def _route(self, handler: Any, method: str, refusing: Callable[..., Any],
+               guarded: Callable[..., Any]) -> Any:
+        """``handler`` refused (an unlisted method), as it is (no guard), or wrapped with
+        its method's guard (once per method)."""
+        if handler is None:
+            return None
+        try:
+            guard = self.guards.guard_for(method)
+        except ForbiddenError as error:
+            log.debug("svcauth.grpc: refused an unlisted method")
+            return refusing(handler, error, self.guards.realm)
+        if guard is None:
+            return handler
+        return self._wrapped.get(method, handler, lambda: guarded(handler, guard, method))
+
+
+class ServiceAuthInterceptor(_Routing, grpc.ServerInterceptor):
     """``grpc.ServerInterceptor`` for ``grpc.server(...)``: every call must satisfy its
     method's guard.
 
@@ -177,28 +203,11 @@ class ServiceAuthInterceptor(grpc.ServerInterceptor):
     :mod:`svcauth.grpc._refusal`. Unknown methods stay ``UNIMPLEMENTED``.
     """
 
-    def __init__(self, guards: MethodGuards) -> None:
-        if not isinstance(guards, MethodGuards):
-            raise TypeError("ServiceAuthInterceptor: expected MethodGuards, found "
-                            f"{type(guards).__name__}")
-        self.guards = guards
-        self._wrapped = _Wrapped()
-
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
         """Route the call, then wrap its handler with the method's guard."""
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method
-        try:
-            guard = self.guards.guard_for(method)
-        except ForbiddenError as error:
-            log.debug("svcauth.grpc: refused an unlisted method")
-            return _refusing_sync(handler, error, self.guards.realm)
-        if guard is None:
-            return handler
-        return self._wrapped.get(method, handler, lambda: _guarded_sync(handler, guard, method))
+        return self._route(continuation(handler_call_details), handler_call_details.method,
+                           _refusing_sync, _guarded_sync)
 
 
 # -- asyncio -------------------------------------------------------------------------------
@@ -290,7 +299,7 @@ def _guarded_async(handler: Any, guard: Guard[Any], method: str) -> Any:
     return handler._replace(**wrapped)
 
 
-class AsyncServiceAuthInterceptor(grpc.aio.ServerInterceptor):
+class AsyncServiceAuthInterceptor(_Routing, grpc.aio.ServerInterceptor):
     """``grpc.aio.ServerInterceptor`` for ``grpc.aio.server(...)``; the async twin of
     :class:`ServiceAuthInterceptor` (``Guard.aauthenticate``: the loop never blocks).
 
@@ -298,27 +307,10 @@ class AsyncServiceAuthInterceptor(grpc.aio.ServerInterceptor):
     sync handlers run in a thread with the identity visible to them.
     """
 
-    def __init__(self, guards: MethodGuards) -> None:
-        if not isinstance(guards, MethodGuards):
-            raise TypeError("AsyncServiceAuthInterceptor: expected MethodGuards, found "
-                            f"{type(guards).__name__}")
-        self.guards = guards
-        self._wrapped = _Wrapped()
-
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Any],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         """Route the call, then wrap its handler with the method's guard."""
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method
-        try:
-            guard = self.guards.guard_for(method)
-        except ForbiddenError as error:
-            log.debug("svcauth.grpc: refused an unlisted method")
-            return _refusing_async(handler, error, self.guards.realm)
-        if guard is None:
-            return handler
-        return self._wrapped.get(method, handler, lambda: _guarded_async(handler, guard, method))
+        return self._route(await continuation(handler_call_details),
+                           handler_call_details.method, _refusing_async, _guarded_async)
