@@ -46,7 +46,6 @@ from .._telemetry import _tally
 from .._telemetry._audit import audit as _audit_line
 from .._telemetry._audit import audit_log as _audit_log
 from .._telemetry._records import proof_check
-from .._telemetry._state import STATE as _TELEMETRY
 from .._telemetry._state import tracing
 from ._bearer import parse_authorization
 from ._cache import VerifiedTokenCache
@@ -185,7 +184,7 @@ class Guard(Generic[_I]):
     def _check_proof(self, claims: Any, token: str, request: RequestInfo | None) -> None:
         """The proof fits the request and the token, and its key is the token's ``cnf.jkt``
         (in a ``svcauth.dpop.proof`` span while tracing)."""
-        if _TELEMETRY.enabled and tracing():
+        if tracing():
             with proof_check():
                 self._check_proof_now(claims, token, request)
         else:

@@ -253,12 +253,16 @@ class Verifier:
             hit = cache.get(token)
             if hit is not None:
                 return hit  # counted by the cache; no span on a hit
+        return self._verify_counted(token, False)
+
+    def _verify_counted(self, token: str, bound: bool) -> Claims:
+        """The uncached verification, counted (and a ``svcauth.verify`` span while tracing)."""
         if not _TELEMETRY.enabled:
-            return self._verify_uncached(token)
+            return self._verify_uncached(token, bound)
         if not tracing():
-            return counted(self._verify_uncached, token)
-        with verification() as record:
-            claims = self._verify_uncached(token)
+            return counted(self._verify_bound if bound else self._verify_uncached, token)
+        with verification("DPoP" if bound else "Bearer") as record:
+            claims = self._verify_uncached(token, bound)
             record.caller = claims.azp or claims.client_id
         return claims
 
@@ -276,14 +280,7 @@ class Verifier:
             hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
-        if not _TELEMETRY.enabled:
-            return self._verify_uncached(token, True)
-        if not tracing():
-            return counted(self._verify_bound, token)
-        with verification("DPoP") as record:
-            claims = self._verify_uncached(token, True)
-            record.caller = claims.azp or claims.client_id
-        return claims
+        return self._verify_counted(token, True)
 
     def _verify_bound(self, token: str) -> Claims:
         return self._verify_uncached(token, True)
@@ -295,14 +292,7 @@ class Verifier:
             hit = cache.get((_BOUND, token))
             if hit is not None:
                 return hit
-        if not _TELEMETRY.enabled:
-            return await self._averify_uncached(token, True)
-        if not tracing():
-            return await acounted(self._averify_bound, token)
-        with verification("DPoP") as record:
-            claims = await self._averify_uncached(token, True)
-            record.caller = claims.azp or claims.client_id
-        return claims
+        return await self._averify_counted(token, True)
 
     async def _averify_bound(self, token: str) -> Claims:
         return await self._averify_uncached(token, True)
@@ -314,12 +304,17 @@ class Verifier:
             hit = cache.get(token)
             if hit is not None:
                 return hit
+        return await self._averify_counted(token, False)
+
+    async def _averify_counted(self, token: str, bound: bool) -> Claims:
+        """Async twin of :meth:`_verify_counted`."""
         if not _TELEMETRY.enabled:
-            return await self._averify_uncached(token)
+            return await self._averify_uncached(token, bound)
         if not tracing():
-            return await acounted(self._averify_uncached, token)
-        with verification() as record:
-            claims = await self._averify_uncached(token)
+            return await acounted(self._averify_bound if bound else self._averify_uncached,
+                                  token)
+        with verification("DPoP" if bound else "Bearer") as record:
+            claims = await self._averify_uncached(token, bound)
             record.caller = claims.azp or claims.client_id
         return claims
 
