@@ -92,6 +92,12 @@ def _checkout_tokens(sources: dict[str, CachingTokenSource]) -> None:
         sources[service].token()
 
 
+def _ratio(series: dict[str, list[float]]) -> float:
+    """Median of the per-round ratios, per audience over one token."""
+    return statistics.median(b / a for a, b in zip(series["one token"], series["per audience"],
+                                                   strict=True))
+
+
 def measure(rounds: int) -> dict[str, Any]:
     env = load_env_file(REPO / "deploy" / "dev.env")
     secret = env["SHOP_API_CLIENT_SECRET"]
@@ -135,10 +141,8 @@ def measure(rounds: int) -> dict[str, Any]:
             for name in designs:
                 report[name]["cold_start_ms_median"] = round(statistics.median(cold[name]), 2)
                 report[name]["warm_ns_per_checkout_median"] = round(statistics.median(warm[name]))
-            ratio = lambda series: statistics.median(  # noqa: E731
-                b / a for a, b in zip(series["one token"], series["per audience"], strict=True))
-            report["per_audience_over_one"] = {"cold_start": round(ratio(cold), 2),
-                                               "warm": round(ratio(warm), 2)}
+            report["per_audience_over_one"] = {"cold_start": round(_ratio(cold), 2),
+                                               "warm": round(_ratio(warm), 2)}
             return report
         finally:
             narrow.stop()
