@@ -83,6 +83,13 @@ def sync_notifications() -> tuple[grpc.GenericRpcHandler, ...]:
     def health(request: Any, context: grpc.ServicerContext) -> Any:
         return {"status": "SERVING", **_no_identity()}
 
+    return _handlers(send, watch, upload, chat, purge, health)
+
+
+def _handlers(send: Any, watch: Any, upload: Any, chat: Any, purge: Any,
+              health: Any) -> tuple[grpc.GenericRpcHandler, ...]:
+    """The notification service's and the health check's method tables (sync or aio
+    behaviours alike)."""
     kw = {"request_deserializer": loads, "response_serializer": dumps}
     return grpc.method_handlers_generic_handler(NOTIFY, {
         "Send": grpc.unary_unary_rpc_method_handler(send, **kw),
@@ -119,15 +126,7 @@ def aio_notifications() -> tuple[grpc.GenericRpcHandler, ...]:
     async def health(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         return {"status": "SERVING", **_no_identity()}
 
-    kw = {"request_deserializer": loads, "response_serializer": dumps}
-    return grpc.method_handlers_generic_handler(NOTIFY, {
-        "Send": grpc.unary_unary_rpc_method_handler(send, **kw),
-        "Watch": grpc.unary_stream_rpc_method_handler(watch, **kw),
-        "Upload": grpc.stream_unary_rpc_method_handler(upload, **kw),
-        "Chat": grpc.stream_stream_rpc_method_handler(chat, **kw),
-        "Purge": grpc.unary_unary_rpc_method_handler(purge, **kw),
-    }), grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
-        "Check": grpc.unary_unary_rpc_method_handler(health, **kw)})
+    return _handlers(send, watch, upload, chat, purge, health)
 
 
 def notification_guards() -> MethodGuards:
