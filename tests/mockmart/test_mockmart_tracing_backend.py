@@ -196,6 +196,15 @@ def test_a_product_checkout_holds_every_service_the_broker_and_the_provider(
                      "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
         assert response.status_code == 201, response.text
         spans = _poll(lambda: zipkin.trace(trace_id), _assert_fan_out_traced)
+    assert mario not in str(spans)
+
+
+def _assert_fan_out_traced(spans: list[dict[str, Any]]) -> None:
+    """The whole product-checkout trace. It is also the poll's check: each process exports
+    its spans in batches of its own, so shop-api's outbox PRODUCER span can reach Zipkin
+    after the worker's CONSUMER span under it; only the whole picture ends the wait."""
+    assert {"shop-api", "inventory-service", "payment-service", "order-events-worker",
+            "notification-service", "devidp"} <= _services(spans), _services(spans)
     [checkout] = _named(spans, "shop-api", "POST /api/checkout")
     for service, route, status in (
             ("inventory-service", "POST /api/inventory/check", "200"),
@@ -230,18 +239,6 @@ def test_a_product_checkout_holds_every_service_the_broker_and_the_provider(
                 if s.get("kind") == "SERVER"]
     assert notify["tags"]["http.response.status_code"] == "202", notify["tags"]
     assert _under(spans, notify, consume)
-    assert mario not in str(spans)
-
-
-def _assert_fan_out_traced(spans: list[dict[str, Any]]) -> None:
-    assert {"shop-api", "inventory-service", "payment-service", "order-events-worker",
-            "notification-service", "devidp"} <= _services(spans), _services(spans)
-    assert [s for s in _named(spans, "payment-service", "POST /api/payments")
-            if s.get("kind") == "SERVER"]
-    assert [s for s in _named(spans, "inventory-service", "POST /api/inventory/reservations")
-            if s.get("kind") == "SERVER"]
-    assert len(_named(spans, "shop-api", "svcauth.token.fetch")) == 2
-    assert _named(spans, "payment-service", "svcauth.dpop.proof")
 
 
 def _assert_refusal_traced(spans: list[dict[str, Any]]) -> None:
