@@ -8,7 +8,7 @@ backend), in the same run.
 One node, one embedded identity provider, one SMTP sink and one notification-service
 process for both. Each round fills the ``orders`` queue with ``--events`` fresh events
 (published with confirms as shop-api), then starts an in-process worker (the real
-:class:`mockmart.broker.worker.OrderEventsWorker`, prefetch 20) and times it from start to
+:class:`mockmart.workers.order_events.OrderEventsWorker`, prefetch 20) and times it from start to
 the last ack; every event is one HTTPS-less POST to notification-service with the worker's
 bearer token and one e-mail. The two variants differ only in how the worker's AMQP
 connection authenticates. Rounds alternate (token, password, token, ...) so drift hits both;
@@ -34,11 +34,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mockmart.broker.node import BrokerNode, NodeConfig
-from mockmart.broker.topology import EXCHANGE
-from mockmart.broker.worker import OrderEventsWorker, ProcessedEvents
 from mockmart.config import REALM_FILE, client_secret_variable, dev_env
-from mockmart.stack import Stack, StackOptions
+from mockmart.system.broker_node import BrokerNode, NodeConfig
+from mockmart.system.stack import Stack, StackOptions
+from mockmart.topology import EXCHANGE
+from mockmart.workers.order_events import OrderEventsWorker, ProcessedEvents
 from svcauth.caller import (
     CachingTokenSource,
     ClientConfig,

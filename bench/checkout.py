@@ -46,16 +46,16 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import Request  # noqa: E402
 
-from mockmart.code_login import login_tokens  # noqa: E402
 from mockmart.config import MockMartConfig, client_secret_variable, dev_env  # noqa: E402
-from mockmart.inventory_service.app import InventoryGuards  # noqa: E402
-from mockmart.inventory_service.app import create_app as inventory_app  # noqa: E402
-from mockmart.inventory_service.stock import Stock  # noqa: E402
-from mockmart.payment_service.app import PaymentGuards  # noqa: E402
-from mockmart.payment_service.app import create_app as payment_app  # noqa: E402
-from mockmart.shop_api.app import ShopGuards  # noqa: E402
-from mockmart.shop_api.app import create_app as shop_app  # noqa: E402
+from mockmart.services.inventory_service.app import InventoryGuards  # noqa: E402
+from mockmart.services.inventory_service.app import create_app as inventory_app  # noqa: E402
+from mockmart.services.inventory_service.stock import Stock  # noqa: E402
+from mockmart.services.payment_service.app import PaymentGuards  # noqa: E402
+from mockmart.services.payment_service.app import create_app as payment_app  # noqa: E402
+from mockmart.services.shop_api.app import ShopGuards  # noqa: E402
+from mockmart.services.shop_api.app import create_app as shop_app  # noqa: E402
 from mockmart.storage import open_store  # noqa: E402
+from mockmart.system.code_login import login_tokens  # noqa: E402
 from svcauth.devidp import DevIdP  # noqa: E402
 
 REALM = REPO / "deploy" / "keycloak" / "techstore-realm.json"

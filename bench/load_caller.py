@@ -1,7 +1,7 @@
 """Caller under load (run by ``bench/load.py``): N shop-api checkouts per second for D
 seconds through MockMart, and how many token requests shop-api made for them.
 
-MockMart runs as processes (``mockmart.stack.Stack``) on a realm copy in which shop-api's
+MockMart runs as processes (``mockmart.system.stack.Stack``) on a realm copy in which shop-api's
 access tokens live ``--token-lifetime`` seconds. Checkouts are started open-loop on a fixed
 schedule (``rate`` per second, at most ``rate`` in flight); each one makes shop-api's
 dispatcher post a notification with shop-api's own token. The IdP counts shop-api's
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "src"))
 import httpx  # noqa: E402
 
 from mockmart.config import REALM_FILE  # noqa: E402
-from mockmart.stack import Stack, StackOptions, short_lifespan_realm  # noqa: E402
+from mockmart.system.stack import Stack, StackOptions, short_lifespan_realm  # noqa: E402
 from svcauth.caller import RefreshPolicy, Token  # noqa: E402
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from mockmart.code_login import login_tokens
+from mockmart.system.code_login import login_tokens
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"

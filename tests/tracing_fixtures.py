@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mockmart.otlp_relay import OtlpRelay
-from mockmart.zipkin import UNAVAILABLE, ZipkinServer
+from mockmart.system.otlp_relay import OtlpRelay
+from mockmart.system.zipkin import UNAVAILABLE, ZipkinServer
 from service_support import progress, unavailable
 from svcauth import SvcAuthError
 

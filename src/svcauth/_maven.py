@@ -1,7 +1,7 @@
 """Fetching one file from Maven Central with the machine's ``mvn``, with progress.
 
 Local servers that the tests and MockMart run without Docker come from Maven Central: Keycloak
-(``svcauth.keycloak``) and the Zipkin tracing server (``mockmart.zipkin``). Each lands once in a
+(``svcauth.keycloak``) and the Zipkin tracing server (``mockmart.system.zipkin``). Each lands once in a
 cache directory outside git; a file lock makes concurrent first runs safe, and a byte count every
 few seconds shows that a long download is alive.
 """

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mockmart.broker.node import BrokerNode, BrokerUnavailable, NodeConfig
 from mockmart.config import client_secret_variable
+from mockmart.system.broker_node import BrokerNode, BrokerUnavailable, NodeConfig
 from svcauth.caller import (
     CachingTokenSource,
     ClientConfig,
@@ -75,7 +75,7 @@ def token_source(idp_token_endpoint: str, client_id: str,
 def start_stack(options):  # type: ignore[no-untyped-def]
     """A started MockMart stack with ``options.broker``; skip (fail in CI) when RabbitMQ
     cannot be had."""
-    from mockmart.stack import Stack
+    from mockmart.system.stack import Stack
 
     stack = Stack(options)
     try:

@@ -24,9 +24,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 from broker_kit import WORKER_LIFETIME, start_node
 
-from mockmart.broker.node import BrokerNode
 from mockmart.config import REALM_FILE, dev_env
-from mockmart.stack import short_lifespan_realm
+from mockmart.system.broker_node import BrokerNode
+from mockmart.system.stack import short_lifespan_realm
 from svcauth.devidp import DevIdP
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from broker_kit import in_ci
 
-from mockmart.broker.node import BrokerNode
-from mockmart.demo import CHECKOUTS, expected_refusals
+from mockmart.system.broker_node import BrokerNode
+from mockmart.system.demo import CHECKOUTS, expected_refusals
 
 pytestmark = pytest.mark.broker
 
@@ -21,7 +21,7 @@ def test_demo_json_reports_the_broker_leg(tmp_path: Path) -> None:
         if in_ci():
             pytest.fail("RabbitMQ is required in CI", pytrace=False)
         pytest.skip("RabbitMQ unavailable here")
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--json",
+    done = subprocess.run([sys.executable, "-m", "mockmart.system.cli", "demo", "--json",
                            "--run-dir", str(tmp_path / "demo")], capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

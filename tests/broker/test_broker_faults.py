@@ -23,8 +23,8 @@ from broker_kit import WORKER_LIFETIME, start_stack, token_requests
 from delivery_kit import checkout, wait_for
 
 from mockmart.config import REALM_FILE
-from mockmart.smtp_sink import read_mailbox
-from mockmart.stack import StackOptions, short_lifespan_realm
+from mockmart.system.smtp_sink import read_mailbox
+from mockmart.system.stack import StackOptions, short_lifespan_realm
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(900)]
 

@@ -17,9 +17,9 @@ from broker_kit import start_node
 
 from kc_admin import KeycloakAdmin
 from keycloak_support import REALM_FILE
-from mockmart.broker.topology import EXCHANGE, QUEUE
 from mockmart.config import client_secret_variable
-from mockmart.stack import short_lifespan_realm
+from mockmart.system.stack import short_lifespan_realm
+from mockmart.topology import EXCHANGE, QUEUE
 from svcauth import ForbiddenError, InvalidTokenError
 from svcauth.amqp.pika import TokenConnection
 from svcauth.caller import (
@@ -82,9 +82,12 @@ def test_keycloak_token_connection_renews_with_update_secret_from_the_cache(
     conn = TokenConnection(source, port=kc_broker.port)
     started = time.monotonic()
     with conn.open() as c:
-        while time.monotonic() - started < 2.6 * LIFETIME:
+        while time.monotonic() - started < 2.3 * LIFETIME:  # two refreshes, the third not due
             c.process_data_events(time_limit=0.2)
-        channel = c.channel()  # a new channel, 1.6 lifetimes past the first token
+        settle = time.monotonic() + 10.0  # a fetched token's update-secret still on its way
+        while conn.renewals != raw.fetches - 1 and time.monotonic() < settle:
+            c.process_data_events(time_limit=0.2)
+        channel = c.channel()  # a new channel, 1.3 lifetimes past the first token
         channel.basic_get(QUEUE, auto_ack=False)
         assert c.is_open and channel.is_open
     elapsed = time.monotonic() - started

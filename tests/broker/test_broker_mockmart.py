@@ -14,9 +14,9 @@ import pytest
 from broker_kit import WORKER_LIFETIME, queue_depth, start_stack
 from delivery_kit import assert_each_order_mailed_once, checkout, wait_for
 
-from mockmart.broker.topology import DEAD_LETTER, EXCHANGE, QUEUE
 from mockmart.config import REALM_FILE
-from mockmart.stack import StackOptions, short_lifespan_realm
+from mockmart.system.stack import StackOptions, short_lifespan_realm
+from mockmart.topology import DEAD_LETTER, EXCHANGE, QUEUE
 
 pytestmark = pytest.mark.broker
 
@@ -42,6 +42,9 @@ def test_orders_go_through_the_broker_and_are_mailed_once(stack) -> None:
         orders = [checkout(http, stack.shop.url, token) for _ in range(30)]
     assert_each_order_mailed_once(stack, orders)
     wait_for(lambda: stack.broker.worker_health()["worker"]["acknowledged"] >= 30, 30, "acks")
+    # shop-api marks a row done after the publisher confirm, on a thread of its own: the
+    # worker can have mailed and acked before that.
+    wait_for(lambda: stack.shop_health()["outbox"]["done"] >= 30, 30, "outbox rows done")
     worker = stack.broker.worker_health()["worker"]
     shop = stack.shop_health()
     assert shop["broker"]["published"] == 30

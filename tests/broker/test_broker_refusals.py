@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from broker_kit import StaticSource, token_source
 
-from mockmart.broker.topology import EXCHANGE, QUEUE
+from mockmart.topology import EXCHANGE, QUEUE
 from svcauth import ForbiddenError, InvalidTokenError
 from svcauth.amqp.aio_pika import AsyncTokenConnection
 from svcauth.amqp.pika import TokenConnection

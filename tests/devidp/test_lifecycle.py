@@ -13,7 +13,7 @@ import httpx
 import pytest
 from devidp_support import assertion, claims_of, jwt_form, post, secret_form
 
-from mockmart.code_login import Browser, code_flow
+from mockmart.system.code_login import Browser, code_flow
 from svcauth._errors import ConfigurationError
 from svcauth.devidp import DevIdP, Realm
 
@@ -113,9 +113,13 @@ def test_fault_without_times_lasts_until_cleared(fresh_idp: DevIdP) -> None:
 
 
 def test_delay_fault_holds_the_answer(fresh_idp: DevIdP) -> None:
-    fresh_idp.set_fault("certs", delay=5.0, times=1)
+    fresh_idp.set_fault("certs", delay=10.0, times=1)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(fresh_idp.jwks_uri, timeout=0.3)
+        httpx.get(fresh_idp.jwks_uri, timeout=2.0)
+    # Counted by the server's handler thread, which a loaded machine may run late.
+    deadline = time.monotonic() + 10
+    while fresh_idp.stats()["faults_served"] != {"certs": 1} and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert fresh_idp.stats()["faults_served"] == {"certs": 1}
     assert httpx.get(fresh_idp.jwks_uri, timeout=10).status_code == 200
 

@@ -14,7 +14,7 @@ import pytest
 from fault_kit import SOAK, TOKEN_LIFETIME
 
 from mockmart.config import REALM_FILE, dev_env
-from mockmart.stack import short_lifespan_realm
+from mockmart.system.stack import short_lifespan_realm
 from svcauth.devidp import DevIdP
 
 
@@ -55,7 +55,7 @@ def shop_secret() -> str:
 def make_stack(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Start a MockMart system (processes on free ports) with the given StackOptions fields;
     stopped after the test."""
-    from mockmart.stack import Stack, StackOptions
+    from mockmart.system.stack import Stack, StackOptions
 
     started: list[Stack] = []
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from mockmart.smtp_sink import read_mailbox
+from mockmart.system.smtp_sink import read_mailbox
 
 
 def checkout(http: httpx.Client, base: str, token: str) -> str:

@@ -19,11 +19,11 @@ from delivery_kit import assert_each_order_mailed_once, checkout, wait_for
 from fault_kit import soak
 
 from mockmart.config import REALM_FILE
-from mockmart.stack import short_lifespan_realm
+from mockmart.system.stack import short_lifespan_realm
 
 ORDERS = soak(20, 200)
 DISPATCH_BATCH = 10
-"""Deliveries the dispatcher has in flight at once (mockmart.shop_api.dispatcher)."""
+"""Deliveries the dispatcher has in flight at once (mockmart.workers.outbox_dispatcher)."""
 
 
 def test_smtp_down_keeps_every_notification_and_delivers_each_once_after_recovery(

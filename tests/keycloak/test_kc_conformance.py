@@ -32,7 +32,7 @@ from keycloak_support import (
     inventory_assertion,
     jwt_form,
 )
-from mockmart.code_login import login_response
+from mockmart.system.code_login import login_response
 from svcauth.devidp import DevIdP
 from svcauth.keycloak import KeycloakEndpoints
 
@@ -252,11 +252,17 @@ def _form(**form: str) -> Request:
 
 
 def _assertion(**kw: Any) -> Request:
-    """inventory-sync's assertion for the provider's issuer; ``aud=...`` and claims override."""
+    """inventory-sync's assertion for the provider's issuer; ``aud=...`` and claims override;
+    ``ahead=N``: ``iat`` N seconds in the future (``exp`` 30 s after it) when the request is
+    built, not when this module is collected."""
     extra = kw.pop("form", {})
 
     def build(p: Provider, env: dict[str, str]) -> dict[str, Any]:
         args = dict(kw)
+        if "ahead" in args:
+            now = int(time.time())
+            args["iat"] = now + args.pop("ahead")
+            args["exp"] = args["iat"] + 30
         aud = args.pop("aud", p.issuer)
         if aud == "BOTH":
             aud = [p.issuer, p.token_endpoint]
@@ -295,8 +301,7 @@ ERROR_CASES: dict[str, Request] = {
         "data": {"scope": "profile"}, "auth": ("shop-api", env[SECRET_VARS["shop-api"]])},
     "unsupported grant": _secret("shop-api", grant_type="foo"),
     "assertion exp in the past": _assertion(lifetime=-120),
-    "assertion iat in the future": _assertion(iat=int(time.time()) + 300,
-                                              exp=int(time.time()) + 330),
+    "assertion iat in the future": _assertion(ahead=300),
     "assertion signed by another key": _assertion(key=_OTHER_KEY),
     "assertion aud another realm": _assertion(aud="OTHER_REALM"),
     "assertion aud two values": _assertion(aud="BOTH"),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from keycloak_support import INVENTORY_KEY, REALM_FILE, SECRET_VARS, claims_of, header_of
-from mockmart.code_login import login_tokens
+from mockmart.system.code_login import login_tokens
 from svcauth._errors import ForbiddenError, InvalidTokenError
 from svcauth.caller import (
     ClientAuth,

@@ -30,7 +30,7 @@ from exchange_cases import (
 )
 from kc_admin import KeycloakAdmin
 from keycloak_support import REALM_FILE, claims_of
-from mockmart.code_login import login_tokens
+from mockmart.system.code_login import login_tokens
 from svcauth import TokenEndpointError
 from svcauth.caller import ClientConfig, ClientCredentialsSource, ClientSecretBasic, TokenExchanger
 from svcauth.devidp import DevIdP

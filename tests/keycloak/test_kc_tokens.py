@@ -21,7 +21,7 @@ from keycloak_support import (
     jwt_form,
     post_form,
 )
-from mockmart.code_login import login_response
+from mockmart.system.code_login import login_response
 from svcauth.keycloak import KeycloakEndpoints
 
 pytestmark = pytest.mark.keycloak

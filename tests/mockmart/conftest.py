@@ -185,7 +185,7 @@ def mockmart_keycloak(request: pytest.FixtureRequest) -> Iterator[KeycloakForSta
 
 
 def _new_stack(options: Any, mockmart_idp: str, request: pytest.FixtureRequest) -> Any:
-    from mockmart.stack import Stack
+    from mockmart.system.stack import Stack
 
     stack = Stack(options)
     if mockmart_idp == "keycloak":
@@ -197,7 +197,7 @@ def _new_stack(options: Any, mockmart_idp: str, request: pytest.FixtureRequest) 
 def running_stack(tmp_path_factory: pytest.TempPathFactory, mockmart_idp: str,
                   request: pytest.FixtureRequest) -> Iterator[Any]:
     """One MockMart system (processes on free ports) shared by a module's access tests."""
-    from mockmart.stack import StackOptions
+    from mockmart.system.stack import StackOptions
 
     options = StackOptions(run_dir=tmp_path_factory.mktemp("mockmart"), retry_max_delay=1.0)
     with _new_stack(options, mockmart_idp, request) as stack:
@@ -208,7 +208,7 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, mockmart_idp: str,
 def make_stack(tmp_path: Path, mockmart_idp: str,
                request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """Start a MockMart system with the given StackOptions fields; stopped after the test."""
-    from mockmart.stack import Stack, StackOptions
+    from mockmart.system.stack import Stack, StackOptions
 
     started: list[Stack] = []
 

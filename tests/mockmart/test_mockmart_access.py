@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from mockmart.config import REPO_ROOT
-from mockmart.demo import _tamper
-from mockmart.smtp_sink import read_mailbox
+from mockmart.system.demo import _tamper
+from mockmart.system.smtp_sink import read_mailbox
 from svcauth.caller import ClientConfig, ClientCredentialsSource, PrivateKeyJWT
 
 NO_TOKEN = (401, "No token provided")
@@ -205,7 +205,7 @@ def test_scheduled_job_reminds_once_per_run_with_its_own_token(running_stack: An
 
     before = reminders()
     env = {**os.environ, **running_stack.service_env("cart-reminder-job")}
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "job", "cart-reminders",
+    done = subprocess.run([sys.executable, "-m", "mockmart.system.cli", "job", "cart-reminders",
                            "--every", "0.2", "--runs", "2"], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-1000:]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from mockmart.config import REPO_ROOT, MockMartConfig, dev_key_file
-from mockmart.demo_claims import shop_api_claim_problems
-from mockmart.notification_service.caller_claims import RECORDED_CLAIMS, recorded_claims
 from mockmart.security import counting_token_source
+from mockmart.services.notification_service.caller_claims import RECORDED_CLAIMS, recorded_claims
+from mockmart.system.demo_claims import shop_api_claim_problems
 from svcauth.caller import ClientSecretBasic, PrivateKeyJWT
 
 SHOP_API: dict[str, Any] = {

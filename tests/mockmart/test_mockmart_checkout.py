@@ -24,7 +24,7 @@ WIDGET, JAR = 1, 3  # seeded products: 1999 and 1250 cents
 def shop_stack(tmp_path_factory: pytest.TempPathFactory, mockmart_idp: str,
                request: pytest.FixtureRequest) -> Iterator[Any]:
     """A demo-mode MockMart (failure switches on for the admin)."""
-    from mockmart.stack import Stack, StackOptions
+    from mockmart.system.stack import Stack, StackOptions
 
     stack = Stack(StackOptions(run_dir=tmp_path_factory.mktemp("shop"), retry_max_delay=1.0,
                                demo=True))
@@ -58,7 +58,7 @@ def _switches(stack: Any, token: str, **values: Any) -> httpx.Response:
 
 
 def _wait_mail(stack: Any, count: int) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while stack.mailbox().delivered < count:
         assert time.monotonic() < deadline, f"expected {count} e-mails, found {stack.mailbox()}"
         time.sleep(0.1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockmart.demo import CHECKOUTS, expected_refusals
+from mockmart.system.demo import CHECKOUTS, expected_refusals
 
 SHOP_API_CLAIM_FIELDS = ("azp", "client_id", "preferred_username", "resource_access")
 
@@ -39,7 +39,7 @@ EXPECTED_SHOP_API_CLAIMS = (
 
 
 def _mockmart_processes_using(marker: str) -> list[int]:
-    """pids of live ``mockmart.cli`` processes whose environment mentions ``marker``."""
+    """pids of live ``mockmart.system.cli`` processes whose environment mentions ``marker``."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -57,9 +57,9 @@ def _mockmart_processes_using(marker: str) -> list[int]:
 @pytest.mark.slow
 def test_demo_json_reports_every_expectation_and_leaves_nothing_running(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--json",
+    done = subprocess.run([sys.executable, "-m", "mockmart.system.cli", "demo", "--json",
                            "--no-broker", "--run-dir", str(run_dir)], capture_output=True, text=True,
-                          timeout=180, check=False)
+                          timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["checkouts"] == CHECKOUTS
@@ -82,7 +82,7 @@ def test_demo_json_reports_every_expectation_and_leaves_nothing_running(tmp_path
 def test_up_serves_until_interrupted_then_stops_everything(tmp_path: Path) -> None:
     run_dir = tmp_path / "up"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mockmart.cli", "up", "--idp-port", "0", "--shop-port", "0",
+        [sys.executable, "-m", "mockmart.system.cli", "up", "--idp-port", "0", "--shop-port", "0",
          "--notification-port", "0", "--smtp-port", "0", "--run-dir", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -108,7 +108,9 @@ def test_up_serves_until_interrupted_then_stops_everything(tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # the service groups' children get SIGKILL, asynchronously
+    while _mockmart_processes_using(str(run_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert _mockmart_processes_using(str(run_dir)) == []
 
 
@@ -116,7 +118,7 @@ def test_up_serves_until_interrupted_then_stops_everything(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_demo_runs_the_same_story_against_a_real_keycloak(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo-kc"
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--idp", "keycloak",
+    done = subprocess.run([sys.executable, "-m", "mockmart.system.cli", "demo", "--idp", "keycloak",
                            "--json", "--no-broker", "--run-dir", str(run_dir)], capture_output=True, text=True,
                           timeout=600, check=False)
     if done.returncode != 0 and "keycloak_unavailable" in done.stderr and os.environ.get(
@@ -141,7 +143,7 @@ def test_demo_runs_the_same_story_against_a_real_keycloak(tmp_path: Path) -> Non
 def test_cart_reminder_job_fails_cleanly_without_notification_service(tmp_path: Path) -> None:
     env = {**os.environ, "NOTIFICATION_URL": "http://127.0.0.1:9", "KEYCLOAK_URL":
            "http://127.0.0.1:9"}
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "job", "cart-reminders"],
+    done = subprocess.run([sys.executable, "-m", "mockmart.system.cli", "job", "cart-reminders"],
                           env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert "dev-cart-reminder-job-secret" not in done.stdout + done.stderr
@@ -152,7 +154,7 @@ def test_children_stop_when_the_process_that_started_them_dies(tmp_path: Path) -
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from mockmart.processes import ServiceProcess, wait_smtp\n"
+        "from mockmart.system.processes import ServiceProcess, wait_smtp\n"
         f"p = ServiceProcess('smtp', ['smtp-sink', '--mail-dir', {str(tmp_path / 'mail')!r}],"
         f" env={{}}, log_path=Path({str(tmp_path / 'sink.log')!r})).start()\n"
         "wait_smtp(p.port, process=p)\n"

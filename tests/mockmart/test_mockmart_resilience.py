@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from mockmart.config import REALM_FILE
-from mockmart.smtp_sink import read_mailbox
-from mockmart.stack import short_lifespan_realm
 from mockmart.storage import open_store
+from mockmart.system.smtp_sink import read_mailbox
+from mockmart.system.stack import short_lifespan_realm
 
 CHECKOUTS = 200
 

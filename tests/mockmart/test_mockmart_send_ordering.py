@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from mockmart.config import REALM_FILE, MockMartConfig, dev_env
-from mockmart.notification_service.app import create_app
-from mockmart.processes import listen_socket
-from mockmart.smtp_sink import count_mailbox, serve_until
+from mockmart.registry import build_app
 from mockmart.storage import Store, open_store
+from mockmart.system.processes import listen_socket
+from mockmart.system.smtp_sink import count_mailbox, serve_until
 from svcauth.devidp import DevIdP
 
 
@@ -68,7 +68,7 @@ def _service(idp: DevIdP, smtp_port: int, tmp_path: Path,
                             keycloak_public_url=idp.base_url, smtp_port=smtp_port)
     store = open_store(f"sqlite:///{tmp_path / 'n.db'}", clock=clock, store_class=CrashingStore)
     assert isinstance(store, CrashingStore)
-    app = create_app(config, store=store)
+    app = build_app("notification-service", config, store=store)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
                                base_url="http://notification-service")
     return client, store

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mockmart.inventory_service.stock import Line, Stock
-from mockmart.payment_service.app import Charge, Payments
 from mockmart.service_stats import _template, simulated
-from mockmart.shop_api.checkout import SwitchBoard, Switches
-from mockmart.shop_api.shop_store import SEED_PRODUCTS, ShopStore
+from mockmart.services.inventory_service.stock import Line, Stock
+from mockmart.services.payment_service.app import Charge, Payments
+from mockmart.services.shop_api.checkout import SwitchBoard, Switches
+from mockmart.services.shop_api.shop_store import SEED_PRODUCTS, ShopStore
 from mockmart.storage import open_store
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from mockmart.config import MockMartConfig, client_secret_variable
-from mockmart.notification_service.mailer import build_message, send_message
-from mockmart.processes import listen_socket
-from mockmart.shop_api.dispatcher import DeliveryFailed, Dispatcher, backoff_delay
-from mockmart.smtp_sink import count_mailbox, read_mailbox, serve_until
+from mockmart.services.notification_service.mailer import build_message, send_message
 from mockmart.storage import OutboxEvent, open_store
+from mockmart.system.processes import listen_socket
+from mockmart.system.smtp_sink import count_mailbox, read_mailbox, serve_until
+from mockmart.workers.outbox_dispatcher import DeliveryFailed, Dispatcher, backoff_delay
 
 # -- config ---------------------------------------------------------------------------------
 

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from mockmart.code_login import Browser, params_of
-from mockmart.storefront.app import COOKIE, safe_next
+from mockmart.services.storefront.app import COOKIE, safe_next
+from mockmart.system.code_login import Browser, params_of
 
 PASSWORDS = {"mario": "MARIO_PASSWORD", "admin": "ADMIN_PASSWORD"}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mockmart.stack import Stack, StackOptions
+    from mockmart.system.stack import Stack, StackOptions
 
     with Stack(StackOptions(run_dir=tmp_path_factory.mktemp("bff"))) as running:
         yield running

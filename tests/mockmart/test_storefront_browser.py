@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from browser_support import chromium_page
-from mockmart.smtp_sink import read_mailbox
+from mockmart.system.smtp_sink import read_mailbox
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ def _add_products(page: Any, count: int) -> list[str]:
     return names
 
 
-def _mail_for(stack: Any, order_id: str, deadline: float = 20.0) -> Any:
+def _mail_for(stack: Any, order_id: str, deadline: float = 60.0) -> Any:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         for message in read_mailbox(stack.mail_dir):

@@ -14,10 +14,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockmart.config import MockMartConfig
-from mockmart.storefront.app import COOKIE, Storefront, create_app
-from mockmart.storefront.oidc import OidcClient, TokenSet
-from mockmart.storefront.settings import StorefrontSettings
-from mockmart.storefront.shop import ShopClient
+from mockmart.services.storefront.app import COOKIE, Storefront, create_app
+from mockmart.services.storefront.oidc import OidcClient, TokenSet
+from mockmart.services.storefront.settings import StorefrontSettings
+from mockmart.services.storefront.shop import ShopClient
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 

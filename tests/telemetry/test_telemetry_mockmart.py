@@ -15,10 +15,10 @@ import pytest
 from opentelemetry import trace
 from telemetry_support import Otel
 
-from mockmart.shop_api.dispatcher import Dispatcher
 from mockmart.storage import OutboxEvent, open_store
-from mockmart.trace_tree import checkout_trace, load_spans, render_tree
+from mockmart.system.trace_tree import checkout_trace, load_spans, render_tree
 from mockmart.tracing import JsonLinesSpanExporter, current_context_headers
+from mockmart.workers.outbox_dispatcher import Dispatcher
 
 
 @pytest.mark.anyio
@@ -101,7 +101,7 @@ def test_span_file_round_trip(otel: Otel, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_mockmart_demo_prints_the_first_checkouts_trace(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "mockmart.cli", "demo", "--no-broker", "--run-dir",
+    done = subprocess.run([sys.executable, "-m", "mockmart.system.cli", "demo", "--no-broker", "--run-dir",
                            str(run_dir)],
                           capture_output=True, text=True, timeout=240, check=False)
     out = done.stdout

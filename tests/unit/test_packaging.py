@@ -48,10 +48,10 @@ def test_mockmart_wheel_holds_mockmart_and_needs_svcauth(
     names = wheels["mockmart"].namelist()
     top = {n.split("/", 1)[0] for n in names if not n.startswith("mockmart-")}
     assert top == {"mockmart"}, top
-    assert "mockmart/cli.py" in names
-    assert any(n.startswith("mockmart/storefront/templates/") and n.endswith(".html")
+    assert "mockmart/system/cli.py" in names
+    assert any(n.startswith("mockmart/services/storefront/templates/") and n.endswith(".html")
                for n in names)
-    assert "mockmart = mockmart.cli:main" in _read(wheels["mockmart"],
+    assert "mockmart = mockmart.system.cli:main" in _read(wheels["mockmart"],
                                                    ".dist-info/entry_points.txt")
     requires = [line for line in _read(wheels["mockmart"], ".dist-info/METADATA").splitlines()
                 if line.startswith("Requires-Dist:")]

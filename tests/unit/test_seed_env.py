@@ -51,7 +51,7 @@ def test_config_from_the_seeds_environment_uses_no_prefix_and_warns_once(
 
 
 def test_mockmart_stack_can_serve_the_legacy_auth_path(tmp_path: Path) -> None:
-    from mockmart.stack import Stack, StackOptions
+    from mockmart.system.stack import Stack, StackOptions
 
     stack = Stack(StackOptions(run_dir=tmp_path, auth_path="/auth"))
     assert stack.idp.issuer.endswith("/auth/realms/techstore")
@@ -60,7 +60,7 @@ def test_mockmart_stack_can_serve_the_legacy_auth_path(tmp_path: Path) -> None:
 
 
 def test_mockmart_up_has_an_auth_path_flag() -> None:
-    from mockmart.cli import build_parser
+    from mockmart.system.cli import build_parser
 
     assert build_parser().parse_args(["up", "--auth-path", "/auth"]).auth_path == "/auth"
     assert build_parser().parse_args(["up"]).auth_path == ""

@@ -1,5 +1,5 @@
 import sys
 
-from mockmart.cli import main
+from mockmart.system.cli import main
 
 sys.exit(main())

@@ -1,7 +1,9 @@
 """MockMart's services, one entry each: what ``mockmart serve``, the stack and ``up`` use.
 
-A new service is its own package (``create_app(config)`` building its guards from
-:mod:`mockmart.security`) plus one :class:`ServiceEntry` here. shop-api and the
+A new service is its own package (``create_app(config, *, guards)``) plus one
+:class:`ServiceEntry` here naming its app factory and the :mod:`mockmart.security` function
+that builds its guards: a service never imports ``security`` (which imports the services'
+guard types), so the two stay one-way. shop-api and the
 order-events worker keep their own start-up (replicas, dispatcher, broker) in the stack,
 but are served through the same table.
 """
@@ -12,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from .config import MockMartConfig
+from mockmart.config import MockMartConfig
 
 __all__ = ["BACKENDS", "SERVICES", "ServiceEntry", "build_app"]
 
@@ -24,24 +26,28 @@ class ServiceEntry:
     name: str
     """Process and client name (``KEYCLOAK_CLIENT_ID``; also its audience)."""
     factory: str
-    """``module:function`` building the ASGI app from a :class:`MockMartConfig` (the
-    function builds its guards from :mod:`mockmart.security` unless given them)."""
+    """``module:function`` building the ASGI app from a :class:`MockMartConfig` and its
+    ``guards``."""
     port: int
     """Default port of ``mockmart up``."""
     url_variable: str = ""
     """The variable other processes find it by (``INVENTORY_URL``), empty when none."""
+    guards: str = ""
+    """``function`` of :mod:`mockmart.security` building the factory's ``guards`` from the
+    configuration; empty for a service that builds its own (the storefront, the worker)."""
 
 
 SERVICES: dict[str, ServiceEntry] = {e.name: e for e in (
-    ServiceEntry("notification-service", "mockmart.notification_service.app:create_app", 8082,
-                 "NOTIFICATION_URL"),
-    ServiceEntry("inventory-service", "mockmart.inventory_service.app:create_app", 8083,
-                 "INVENTORY_URL"),
-    ServiceEntry("payment-service", "mockmart.payment_service.app:create_app", 8084,
-                 "PAYMENT_URL"),
-    ServiceEntry("shop-api", "mockmart.shop_api.app:create_app", 8081),
-    ServiceEntry("order-events-worker", "mockmart.broker.worker_app:create_app", 0),
-    ServiceEntry("storefront", "mockmart.storefront.app:create_app", 8085, "STOREFRONT_URL"),
+    ServiceEntry("notification-service", "mockmart.services.notification_service.app:create_app", 8082,
+                 "NOTIFICATION_URL", "notification_guards"),
+    ServiceEntry("inventory-service", "mockmart.services.inventory_service.app:create_app", 8083,
+                 "INVENTORY_URL", "inventory_guards"),
+    ServiceEntry("payment-service", "mockmart.services.payment_service.app:create_app", 8084,
+                 "PAYMENT_URL", "payment_guards"),
+    ServiceEntry("shop-api", "mockmart.services.shop_api.app:create_app", 8081,
+                 guards="shop_guards"),
+    ServiceEntry("order-events-worker", "mockmart.workers.order_events_app:create_app", 0),
+    ServiceEntry("storefront", "mockmart.services.storefront.app:create_app", 8085, "STOREFRONT_URL"),
 )}
 """Every service ``mockmart serve`` knows, by name."""
 
@@ -50,6 +56,12 @@ BACKENDS: tuple[str, ...] = ("notification-service", "inventory-service", "payme
 
 
 def build_app(name: str, config: MockMartConfig, **options: Any) -> Any:
-    """The ASGI app of service ``name`` (``options`` go to its factory)."""
-    module, _, function = SERVICES[name].factory.partition(":")
+    """The ASGI app of service ``name`` (``options`` go to its factory; its guards are built
+    by :mod:`mockmart.security` unless ``options`` hold them)."""
+    entry = SERVICES[name]
+    if entry.guards and "guards" not in options:
+        from mockmart import security
+
+        options["guards"] = getattr(security, entry.guards)(config)
+    module, _, function = entry.factory.partition(":")
     return getattr(importlib.import_module(module), function)(config, **options)

@@ -20,6 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mockmart.config import MockMartConfig
+from mockmart.services.inventory_service.app import InventoryGuards
+from mockmart.services.notification_service.app import NotificationGuards
+from mockmart.services.payment_service.app import PaymentGuards
+from mockmart.services.shop_api.app import ShopGuards
 from svcauth.caller import (
     CachingTokenSource,
     ClientAuth,
@@ -43,12 +48,6 @@ from svcauth.receiver import (
     UserPolicy,
     Verifier,
 )
-
-from .config import MockMartConfig
-from .inventory_service.app import InventoryGuards
-from .notification_service.app import NotificationGuards
-from .payment_service.app import PaymentGuards
-from .shop_api.app import ShopGuards
 
 __all__ = [
     "CHECKOUT_AUDIENCE",

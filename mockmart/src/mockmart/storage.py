@@ -101,7 +101,7 @@ class Notification:
     """When the e-mail was handed to SMTP (epoch seconds)."""
     caller_claims: dict[str, Any] | None = None
     """The verified caller's identity claims accepted with the first request (see
-    :mod:`mockmart.notification_service.caller_claims`); never a token. None for rows
+    :mod:`mockmart.services.notification_service.caller_claims`); never a token. None for rows
     written before the column existed."""
 
 

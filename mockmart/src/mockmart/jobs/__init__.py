@@ -1,1 +1,0 @@
-"""MockMart's scheduled jobs (no user involved: each runs with its own service token)."""

@@ -1,1 +1,0 @@
-"""shop-api: checkout, the outbox dispatcher and the payment webhook (see ``app``)."""
