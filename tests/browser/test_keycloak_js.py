@@ -35,7 +35,7 @@ import Keycloak from '/keycloak.js';
 const kc = new Keycloak({url: %(url)s, realm: 'techstore', clientId: 'storefront-js'});
 window.kc = kc;
 kc.init({onLoad: 'login-required', pkceMethod: 'S256', checkLoginIframe: true,
-         messageReceiveTimeout: 5000})
+         messageReceiveTimeout: 30000})
   .then((authenticated) => {
     window.kcDone = {authenticated, username: kc.tokenParsed && kc.tokenParsed.preferred_username,
                      sessionId: kc.sessionId || null, nonce: kc.idTokenParsed && kc.idTokenParsed.nonce,

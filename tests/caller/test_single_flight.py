@@ -81,7 +81,7 @@ async def test_threads_and_tasks_together_share_one_request(
 
     def sync_gate(request: httpx.Request) -> None:
         started.set()
-        assert release.wait(10)
+        assert release.wait(60)
 
     src_endpoint = endpoint
     if leader == "thread":

@@ -18,7 +18,8 @@ from keycloak_support import REALM_FILE, audiences, claims_of
 from svcauth._cli import main
 from svcauth.keycloak import KeycloakEndpoints
 
-pytestmark = pytest.mark.keycloak
+# The first test here may start the second (/auth) Keycloak: minutes on a loaded machine.
+pytestmark = [pytest.mark.keycloak, pytest.mark.timeout(900)]
 
 REALM = "techstore-apply"
 NEW_SECRET = "dev-audit-job-secret-0a1b2c"

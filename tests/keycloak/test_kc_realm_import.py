@@ -15,7 +15,8 @@ import pytest
 from keycloak_support import REALM_FILE, claims_of, client_token
 from svcauth.keycloak import KeycloakEndpoints
 
-pytestmark = pytest.mark.keycloak
+# The first test here may start the second (/auth) Keycloak: minutes on a loaded machine.
+pytestmark = [pytest.mark.keycloak, pytest.mark.timeout(900)]
 
 REALM: dict[str, Any] = json.loads(REALM_FILE.read_text())
 CLIENT_FLAGS = ("enabled", "publicClient", "clientAuthenticatorType", "serviceAccountsEnabled",
