@@ -90,6 +90,14 @@ class ServiceProcess:
         sock.close()
         return self
 
+    def terminate(self) -> None:
+        """SIGTERM the process group without waiting (:meth:`stop` waits), so that a stack
+        stops its children side by side rather than one graceful shutdown after another."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait up to ``timeout`` s, then SIGKILL the process group; the exit code."""
         proc, self._proc = self._proc, None
