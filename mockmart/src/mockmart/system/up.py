@@ -102,7 +102,19 @@ def run_up(args: argparse.Namespace) -> int:
         otlp_endpoint=backend.otlp_endpoint if backend is not None else ""),
         progress=progress)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM both stop everything. SIGINT is handled here (as uvicorn does), not
+    # left to Python's KeyboardInterrupt: a process a shell without job control starts in
+    # the background inherits SIGINT *ignored*, and then no KeyboardInterrupt ever comes.
+    # During start-up a signal also breaks off the start (which may wait for Keycloak).
+    serving = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+        if not serving.is_set():
+            raise KeyboardInterrupt
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, on_signal)
 
     try:
         if backend is not None:
@@ -117,6 +129,7 @@ def run_up(args: argparse.Namespace) -> int:
                   f"{stack.broker.worker.url}/healthz); see docs/broker.md", flush=True)
         if backend is not None:
             print(tracing_note(backend), flush=True)
+        serving.set()
         while not stop.wait(0.5):
             for proc in [stack.smtp, stack.notification, *stack.backends.values(), *stack.shops]:
                 if proc is not None and not proc.running():
