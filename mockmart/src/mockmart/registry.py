@@ -3,9 +3,8 @@
 A new service is its own package (``create_app(config, *, guards)``) plus one
 :class:`ServiceEntry` here naming its app factory and the :mod:`mockmart.security` function
 that builds its guards: a service never imports ``security`` (which imports the services'
-guard types), so the two stay one-way. shop-api and the
-order-events worker keep their own start-up (replicas, dispatcher, broker) in the stack,
-but are served through the same table.
+guard types), so the two stay one-way. shop-api and the order-events worker keep their own
+start-up (replicas, dispatcher, broker) in the stack, but are served through the same table.
 """
 
 from __future__ import annotations
