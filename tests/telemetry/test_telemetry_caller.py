@@ -3,6 +3,9 @@ count, a refresh ahead is a span of its own, failures carry their stable code.""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import threading
 
 import pytest
@@ -11,6 +14,7 @@ from telemetry_support import Clock, Otel, TokenEndpoint, caching_source
 
 from svcauth import telemetry
 from svcauth._errors import TokenEndpointError
+from svcauth.caller import TokenExchanger
 
 
 def test_first_token_is_one_fetch_span_and_hits_are_counted_without_spans(otel: Otel) -> None:
@@ -110,3 +114,31 @@ def test_with_telemetry_off_nothing_is_recorded_and_hits_are_not_counted(otel: O
     assert "token" not in vars(source)  # the uninstrumented hot path
     assert otel.value("svcauth.client.token.requests", **{
         "svcauth.client_id": client_id, "svcauth.outcome": "hit"}) == 0
+
+
+def _user_token() -> str:
+    """A user-token-shaped subject whose exp is an hour past the sources' wall clock."""
+    body = base64.urlsafe_b64encode(json.dumps(
+        {"sub": "alice", "azp": "storefront", "exp": 1_700_003_600}).encode()).rstrip(b"=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{body.decode()}.sig"
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+def test_exchange_hits_are_counted_only_with_telemetry_on(otel: Otel, enabled: bool) -> None:
+    telemetry.set_enabled(enabled)  # read when the exchanger is built, as by CachingTokenSource
+    endpoint = TokenEndpoint()
+    client = caching_source(endpoint, Clock(1000.0))._source  # type: ignore[attr-defined]
+    exchanger = TokenExchanger(client)
+    subject = _user_token()
+    first = exchanger.exchange(subject, audience="payment-service")
+    for _ in range(3):
+        assert exchanger.exchange(subject, audience="payment-service") == first
+
+    async def twice() -> list[str]:
+        return [await exchanger.aexchange(subject, audience="payment-service") for _ in range(2)]
+
+    assert asyncio.run(twice()) == [first, first]
+    assert endpoint.issued == [first]  # one exchange, five hits
+    assert otel.value("svcauth.client.token.requests", **{
+        "svcauth.client_id": client.config.client_id,
+        "svcauth.outcome": "hit"}) == (5 if enabled else 0)

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 
 from .._errors import ConfigurationError
+from .._telemetry._state import STATE as _TELEMETRY
 from .._telemetry._tally import client_tally
 from ._cache import CachingTokenSource
 from ._exchange import ExchangeFetch
@@ -49,6 +50,10 @@ class TokenExchanger:
     credentials, endpoint, clients and clocks). ``cache`` may be shared with the service's
     ``CachingTokenSource``; ``max_subjects`` bounds how many subject tokens are remembered
     (expired ones go first, then the oldest). 10,000 by default.
+
+    Telemetry: with it on when the exchanger is built, a cache hit of :meth:`exchange` and
+    :meth:`aexchange` is counted (as :class:`~svcauth.caller.CachingTokenSource` counts
+    its own); off, nothing is.
     """
 
     def __init__(self, client: ClientCredentialsSource, *, cache: TokenCache | None = None,
@@ -71,9 +76,11 @@ class TokenExchanger:
         self._front: dict[str, dict[Hashable, Snapshot]] = {}
         self._clock = client.clock
         self._lock = threading.Lock()
-        # Its sources' tally too; a hit counts itself (one int increment, read by the
-        # telemetry's hit ratio when it is on), so there is one hot path, not two.
+        # Its sources' tally too. With telemetry on when the exchanger is built, a hit
+        # counts itself (one int increment, read by the telemetry's hit ratio); off, the
+        # hit path only tests this flag, as the client-credentials one counts nothing.
         self._tally = client_tally(client.config.client_id)
+        self._counted = _TELEMETRY.enabled
 
     def __repr__(self) -> str:
         return f"TokenExchanger({self.client!r}, subjects={len(self._sources)})"
@@ -95,7 +102,8 @@ class TokenExchanger:
         except (KeyError, TypeError):  # a miss, or a list (normalised on the slow path)
             return self.source(subject_token, audience, scope).token()
         if self._clock() < snap.refresh_at:
-            self._tally.hits += 1
+            if self._counted:
+                self._tally.hits += 1
             return snap.access_token
         return self.source(subject_token, audience, scope).token()
 
@@ -107,7 +115,8 @@ class TokenExchanger:
         except (KeyError, TypeError):
             return await self.source(subject_token, audience, scope).atoken()
         if self._clock() < snap.refresh_at:
-            self._tally.hits += 1
+            if self._counted:
+                self._tally.hits += 1
             return snap.access_token
         return await self.source(subject_token, audience, scope).atoken()
 
