@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -114,10 +116,13 @@ def test_private_key_jwt_from_a_jwk_file_uses_its_kid_and_curve(tmp_path: Path) 
     assert claims["aud"] == "https://idp.test/realms/techstore"
 
 
-def _closed_port() -> int:
+@contextmanager
+def _closed_port() -> Iterator[int]:
+    """A port bound but never listening, held for the test: a connection to it is refused,
+    and no other process can take it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(("env", "code", "named"), [
@@ -161,8 +166,8 @@ def test_oidc_issuer_is_resolved_by_discovery() -> None:
 
 
 def test_unreachable_discovery_fails_at_start_naming_the_url() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    with pytest.raises(DiscoveryError) as info:
+    with _closed_port() as port, pytest.raises(DiscoveryError) as info:
+        url = f"http://127.0.0.1:{port}"
         from_env({"KEYCLOAK_CLIENT_ID": "c", "KEYCLOAK_CLIENT_SECRET": "x", "OIDC_ISSUER": url})
     assert f"{url}/.well-known/openid-configuration" in info.value.message
 

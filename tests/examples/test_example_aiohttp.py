@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import example_server
 import httpx
 
 from svcauth.devidp import DevIdP, load_env_file
@@ -32,37 +31,19 @@ def test_aiohttp_example_runs_end_to_end_on_the_embedded_provider() -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_aiohttp_example_service_runs_under_aiohttps_own_command_line() -> None:
     # The command in notification_service.py's docstring, against the embedded provider.
     env = load_env_file(ROOT / "deploy" / "dev.env")
     with DevIdP(ROOT / "deploy" / "keycloak" / "techstore-realm.json", env=env) as idp:
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port),
-             "notification_service:make_app"],
-            cwd=EXAMPLE, env={**os.environ, "OIDC_ISSUER": idp.issuer},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        process, url = example_server.start(
+            lambda port: [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port),
+                          "notification_service:make_app"],
+            cwd=EXAMPLE, env={**os.environ, "OIDC_ISSUER": idp.issuer}, timeout=30)
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    health = httpx.get(url + "/healthz", timeout=2)
-                    break
-                except httpx.TransportError:
-                    assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                    assert time.monotonic() < deadline, "the example service did not start"
-                    time.sleep(0.1)
+            health = httpx.get(url + "/healthz", timeout=10)
             assert (health.status_code, health.json()) == (200, {"status": "ok"})
             refused = httpx.post(url + "/api/notifications/order", json={"orderId": "o-1"})
             assert (refused.status_code, refused.json()) == (401, {"error": "No token provided"})
             assert refused.headers["www-authenticate"] == 'Bearer realm="techstore"'
         finally:
-            process.terminate()
-            process.wait(20)
+            example_server.stop(process)

@@ -5,13 +5,13 @@ variables, and calls with tokens from the provider's token endpoint."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import example_server
 import httpx
 import pytest
 
@@ -25,34 +25,6 @@ SEND = "notification-service:notifications:send"
 CHALLENGE = 'Bearer realm="techstore"'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """runserver on a free port; a port taken in between is retried with another one."""
-    for _ in range(5):
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=EXAMPLE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    return process, url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        process.kill()
-        output = process.communicate(timeout=10)[0]
-        if "already in use" not in output:
-            raise RuntimeError(f"the example did not start:\n{output}")
-    raise RuntimeError("no free port for the example after 5 tries")
-
-
 @pytest.fixture(scope="module")
 def idp() -> Iterator[DevIdP]:
     with DevIdP(REALM_FILE, env=DEV_ENV) as provider:
@@ -64,16 +36,13 @@ def service(idp: DevIdP) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SVCAUTH_"))}
     env.update(DEV_ENV)
     env.update(KEYCLOAK_URL=idp.base_url, KEYCLOAK_REALM="techstore", KEYCLOAK_AUTH_PATH="")
-    process, url = _start(env)
+    process, url = example_server.start(
+        lambda port: [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=EXAMPLE, env=env)
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=10)
+        example_server.stop(process)
 
 
 def _token(idp: DevIdP, client_id: str) -> str:

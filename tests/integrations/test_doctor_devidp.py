@@ -110,12 +110,11 @@ def test_missing_role_and_disallowed_caller_name_the_grant(
 
 def test_unreachable_provider_fails_discovery_and_skips_the_rest(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as probe:
+    with socket.socket() as probe:  # bound, never listening: refused, and nobody else's
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    code, lines = _doctor(monkeypatch, capsys, url, "shop-api", ENV["SHOP_API_CLIENT_SECRET"],
-                          "--audience", "notification-service")
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        code, lines = _doctor(monkeypatch, capsys, url, "shop-api", ENV["SHOP_API_CLIENT_SECRET"],
+                              "--audience", "notification-service")
     assert (code, lines) == (1, [
         f"FAIL discovery: {url}/realms/techstore/.well-known/openid-configuration unreachable "
         "(ConnectError) (fix: start the provider, or correct KEYCLOAK_URL / OIDC_ISSUER)",
