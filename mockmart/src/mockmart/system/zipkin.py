@@ -49,6 +49,9 @@ UNAVAILABLE = "zipkin_unavailable"
 START_FAILED = "zipkin_start_failed"
 """Error code: Zipkin was there but did not become healthy."""
 
+PORT_IN_USE = "zipkin_port_in_use"
+"""Error code: Zipkin's port was taken (with a chosen port, after the retries)."""
+
 Progress = Callable[[str], None]
 
 
@@ -121,12 +124,28 @@ class ZipkinServer:
         return f"{self.url}/zipkin/traces/{trace_id}"
 
     def start(self) -> ZipkinServer:
-        """Fetch if needed, launch, wait until healthy."""
+        """Fetch if needed, launch, wait until healthy.
+
+        With a chosen port (``port=0``), a port taken by someone else between choosing and
+        binding it is retried twice on new ports.
+        """
         java = shutil.which("java")
         if java is None:
             raise SvcAuthError("Zipkin: expected 'java' (17 or later) on PATH, found none",
                                code=UNAVAILABLE)
         jar = ensure_jar(self.config.version, self._progress)
+        atexit.register(self.stop)
+        attempts = 1 if self.config.port else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(java, jar)
+            except SvcAuthError as exc:
+                if exc.code != PORT_IN_USE or attempt == attempts:
+                    raise
+                self._progress("  the port was taken meanwhile; retrying on a new one")
+        raise AssertionError("unreachable")
+
+    def _start_once(self, java: str, jar: Path) -> ZipkinServer:
         self.port = self.config.port or free_port()
         self.log_path = jar.parent / f"zipkin-{self.port}.log"
         command = [java, self.config.heap, "-XX:TieredStopAtLevel=1", "-jar", str(jar),
@@ -142,7 +161,6 @@ class ZipkinServer:
                                              stderr=subprocess.STDOUT, env=env,
                                              start_new_session=True)
         self._watchdog = spawn_watchdog(self._process.pid, 10.0)
-        atexit.register(self.stop)
         self._wait_healthy(started)
         self.startup_seconds = time.monotonic() - started
         self._progress(f"Zipkin ready in {self.startup_seconds:.1f} s: UI {self.ui_url}")
@@ -155,8 +173,13 @@ class ZipkinServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 self.stop()
+                assert self.log_path is not None
+                taken = "Address already in use" in self.log_path.read_text(errors="replace")
                 raise SvcAuthError(f"Zipkin exited with code {self._process.returncode} before "
-                                   f"it was healthy; see {self.log_path}", code=START_FAILED)
+                                   f"it was healthy"
+                                   f"{f' (port {self.port} already in use)' if taken else ''}; "
+                                   f"see {self.log_path}",
+                                   code=PORT_IN_USE if taken else START_FAILED)
             try:
                 if httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200:
                     return
