@@ -17,7 +17,8 @@ And the keyed floor (no target): the cheapest keyed hit found in CPython 3.11, a
 doing only the two subscripts and the clock check (no scope, no count, no miss path),
 called as the API is (``audience=`` a keyword) and positionally. No keyed
 ``exchange(subject, audience=...)`` can cost less than it; what it costs over ``token()``
-is the price of the key itself.
+is the price of the key itself. The floor counts no hit: read it with telemetry off, as the
+command below runs (with telemetry on, the baseline counts its hits and the floor does not).
 
 Each figure is the median of several repeats, timed with ``time.perf_counter_ns``; the
 measurements alternate, and a ratio is the median of each repeat's own ratio, so that
