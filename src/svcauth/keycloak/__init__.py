@@ -5,7 +5,8 @@ git, unpacks it once, and runs ``kc.sh start-dev`` on 127.0.0.1 with the realm f
 
 The plumbing it runs on serves other local servers too (MockMart's Zipkin): ``MavenArtifact``
 and ``fetch_maven_artifact`` (one file from Maven Central into a cache, with progress),
-``cache_lock``, ``free_port``, ``spawn_watchdog`` and ``terminate_group``.
+``cache_lock``, ``free_port``, ``retry_taken_port``, ``spawn_watchdog`` and
+``terminate_group``.
 """
 
 from svcauth._maven import MavenArtifact
@@ -20,7 +21,7 @@ from svcauth.keycloak._dist import (
     java_home_for,
 )
 from svcauth.keycloak._endpoints import KeycloakEndpoints
-from svcauth.keycloak._process import free_port, spawn_watchdog, terminate_group
+from svcauth.keycloak._process import free_port, retry_taken_port, spawn_watchdog, terminate_group
 from svcauth.keycloak._server import KeycloakConfig, LocalKeycloak
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "fetch_maven_artifact",
     "free_port",
     "java_home_for",
+    "retry_taken_port",
     "spawn_watchdog",
     "terminate_group",
 ]

@@ -1,5 +1,6 @@
-"""Process plumbing for a local Keycloak: free ports, stopping a process group, a watchdog that
-stops it when its owner dies, and the group's memory."""
+"""Process plumbing for a local Keycloak: free ports (and a start retried when one was taken
+meanwhile), stopping a process group, a watchdog that stops it when its owner dies, and the
+group's memory."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from svcauth._errors import SvcAuthError
+
+T = TypeVar("T")
 
 # Reads stdin until EOF (its parent died or closed the pipe), then stops the process group.
 _WATCHDOG = """
@@ -38,6 +45,22 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def retry_taken_port(start: Callable[[], T], *, code: str, retry: bool,
+                     before_retry: Callable[[], None]) -> T:
+    """``start()``; when it fails with the error ``code`` (a port taken by someone else
+    between :func:`free_port` and the server's bind) and ``retry`` (the ports are chosen,
+    not given), ``before_retry()`` then ``start()`` again, at most 3 tries in all."""
+    attempts = 3 if retry else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except SvcAuthError as exc:
+            if exc.code != code or attempt == attempts:
+                raise
+            before_retry()
+    raise AssertionError("unreachable")
 
 
 def spawn_watchdog(pgid: int, timeout: float) -> subprocess.Popen[bytes]:

@@ -38,6 +38,7 @@ from svcauth.keycloak._endpoints import KeycloakEndpoints
 from svcauth.keycloak._process import (
     free_port,
     group_rss_bytes,
+    retry_taken_port,
     spawn_watchdog,
     terminate_group,
 )
@@ -182,17 +183,14 @@ class LocalKeycloak:
         config = self.config
         self.distribution = ensure_distribution(config.version, cache=config.cache,
                                                 progress=self._progress)
-        attempts = 1 if config.port or config.management_port else 3
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._start_once()
-            except SvcAuthError as exc:
-                if exc.code != PORT_IN_USE or attempt == attempts:
-                    raise
-                if self._home is not None:
-                    _instance.remove_home(self._home)
-                self._progress("  a port was taken meanwhile; retrying on new ports")
-        raise AssertionError("unreachable")
+        return retry_taken_port(self._start_once, code=PORT_IN_USE,
+                                retry=not (config.port or config.management_port),
+                                before_retry=self._before_port_retry)
+
+    def _before_port_retry(self) -> None:
+        if self._home is not None:
+            _instance.remove_home(self._home)
+        self._progress("  a port was taken meanwhile; retrying on new ports")
 
     def _start_once(self) -> KeycloakEndpoints:
         config = self.config

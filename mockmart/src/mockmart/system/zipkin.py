@@ -34,6 +34,7 @@ from svcauth.keycloak import (
     cache_lock,
     fetch_maven_artifact,
     free_port,
+    retry_taken_port,
     spawn_watchdog,
     terminate_group,
 )
@@ -135,15 +136,9 @@ class ZipkinServer:
                                code=UNAVAILABLE)
         jar = ensure_jar(self.config.version, self._progress)
         atexit.register(self.stop)
-        attempts = 1 if self.config.port else 3
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._start_once(java, jar)
-            except SvcAuthError as exc:
-                if exc.code != PORT_IN_USE or attempt == attempts:
-                    raise
-                self._progress("  the port was taken meanwhile; retrying on a new one")
-        raise AssertionError("unreachable")
+        return retry_taken_port(
+            lambda: self._start_once(java, jar), code=PORT_IN_USE, retry=not self.config.port,
+            before_retry=lambda: self._progress("  the port was taken meanwhile; retrying on a new one"))
 
     def _start_once(self, java: str, jar: Path) -> ZipkinServer:
         self.port = self.config.port or free_port()
