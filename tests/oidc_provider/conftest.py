@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from oidc_support import CLIENT_METHODS, NOTIFICATION_RESOURCE, RESOURCES, SCRIPT, OidcProvider
+
+from svcauth.keycloak import free_port
 
 
 def _in_ci() -> bool:
@@ -30,13 +31,6 @@ def _unavailable(reason: str) -> None:
     if _in_ci():
         pytest.fail(f"oidc-provider is required in CI: {reason}", pytrace=False)
     pytest.skip(f"oidc-provider unavailable here: {reason}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_ready(issuer: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -82,7 +76,7 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
                for client, method in CLIENT_METHODS.items()]
     log = tmp_path_factory.mktemp("oidc-provider") / "oidc-provider.log"
     for _attempt in range(3):  # a free port can be taken meanwhile: try another
-        port = _free_port()
+        port = free_port()
         issuer = f"http://127.0.0.1:{port}"
         env = {**os.environ, "OIDC_PORT": str(port), "OIDC_CLIENTS": json.dumps(clients),
                "OIDC_RESOURCES": json.dumps(RESOURCES),

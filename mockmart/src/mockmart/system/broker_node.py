@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from types import TracebackType
 
 from mockmart.config import REPO_ROOT
 from mockmart.topology import definitions
+from svcauth.keycloak import free_port
 
 __all__ = ["SCRIPT", "BrokerNode", "BrokerUnavailable", "NodeConfig"]
 
@@ -57,13 +57,6 @@ class NodeConfig:
     password_users: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Internal-backend users (name -> password) with every permission on ``/``; an
     ``admin`` with a random password is always added."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _erlang_binary(text: str) -> str:
@@ -147,7 +140,7 @@ class BrokerNode:
             self.write_config()
         for name in ("port", "dist_port", "epmd_port"):
             if not (self.run_dir / name).exists():
-                (self.run_dir / name).write_text(str(_free_port()))
+                (self.run_dir / name).write_text(str(free_port()))
         self.url = f"amqp://127.0.0.1:{self.port}/"
         self._boot = subprocess.Popen(  # noqa: S603 (our script, our arguments)
             [str(SCRIPT), "start", str(self.run_dir), str(os.getpid())],
